@@ -2,3 +2,4 @@ pub mod connection;
 pub mod error;
 pub mod proto;
 pub mod proto_json;
+pub mod tools;

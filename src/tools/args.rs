@@ -1,0 +1,273 @@
+//! Argument shapes shared by many tools, defined once: ids, timestamps, config objects, the
+//! lowercase enum strings of the Python SDK, and the proto messages tools take as JSON objects.
+use crate::proto::viam::app::v1 as app;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// A non-empty id; an empty one is refused before any RPC is sent.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[schemars(transparent)]
+pub struct Id(#[schemars(length(min = 1))] pub String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        if id.trim().is_empty() {
+            return Err(serde::de::Error::custom("expected a non-empty id string"));
+        }
+        Ok(Self(id))
+    }
+}
+
+impl From<Id> for String {
+    fn from(id: Id) -> Self {
+        id.0
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An RFC 3339 time such as `2024-01-02T03:04:05Z`; without an offset it is taken as UTC, as the
+/// Python SDK does with naive datetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time(prost_types::Timestamp);
+
+impl Time {
+    pub fn to_proto(self) -> prost_types::Timestamp {
+        self.0
+    }
+}
+
+impl JsonSchema for Time {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Time".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let parsed = chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.to_utc())
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "expected an RFC 3339 time such as 2024-01-02T03:04:05Z, got {text:?}"
+                ))
+            })?;
+        let timestamp = prost_types::Timestamp {
+            seconds: parsed.timestamp(),
+            nanos: parsed.timestamp_subsec_nanos() as i32,
+        };
+        Ok(Self(timestamp))
+    }
+}
+
+/// Converts a JSON object to a `google.protobuf.Struct` as the SDK's `dict_to_struct` does:
+/// every number becomes a double.
+pub fn to_struct(object: &Map<String, Value>) -> prost_types::Struct {
+    prost_types::Struct { fields: object.iter().map(|(k, v)| (k.clone(), to_value(v))).collect() }
+}
+
+fn to_value(value: &Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(*b),
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Value::String(s) => Kind::StringValue(s.clone()),
+        Value::Array(items) => Kind::ListValue(prost_types::ListValue { values: items.iter().map(to_value).collect() }),
+        Value::Object(object) => Kind::StructValue(to_struct(object)),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+/// A config object sent only when it has keys, as the SDK sends only truthy dicts.
+pub fn config_struct(config: Option<&Map<String, Value>>) -> Option<prost_types::Struct> {
+    config.filter(|c| !c.is_empty()).map(to_struct)
+}
+
+/// Defines an argument enum: lowercase names as in the Python docs, the proto enum names accepted
+/// as aliases, and the value sent on the wire.
+macro_rules! arg_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $lower:literal | $proto:literal => $value:expr),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        pub enum $name {
+            $(#[serde(rename = $lower, alias = $proto)] $variant),+
+        }
+
+        impl $name {
+            pub fn to_proto(self) -> i32 {
+                match self { $(Self::$variant => $value as i32),+ }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $lower),+ }
+            }
+        }
+    };
+}
+
+arg_enum! {
+    /// A role: `owner` or `operator`.
+    Role {
+        Owner = "owner" | "OWNER" => 0,
+        Operator = "operator" | "OPERATOR" => 0,
+    }
+}
+
+arg_enum! {
+    /// The kind of resource a role applies to.
+    ResourceType {
+        Organization = "organization" | "ORGANIZATION" => 0,
+        Location = "location" | "LOCATION" => 0,
+        Robot = "robot" | "ROBOT" => 0,
+    }
+}
+
+arg_enum! {
+    /// Fragment visibility.
+    FragmentVisibility {
+        Private = "private" | "FRAGMENT_VISIBILITY_PRIVATE" => app::FragmentVisibility::Private,
+        Public = "public" | "FRAGMENT_VISIBILITY_PUBLIC" => app::FragmentVisibility::Public,
+        PublicUnlisted = "public_unlisted" | "FRAGMENT_VISIBILITY_PUBLIC_UNLISTED" => app::FragmentVisibility::PublicUnlisted,
+    }
+}
+
+arg_enum! {
+    /// Registry item type.
+    PackageType {
+        Archive = "archive" | "PACKAGE_TYPE_ARCHIVE" => crate::proto::viam::app::packages::v1::PackageType::Archive,
+        MlModel = "ml_model" | "PACKAGE_TYPE_ML_MODEL" => crate::proto::viam::app::packages::v1::PackageType::MlModel,
+        Module = "module" | "PACKAGE_TYPE_MODULE" => crate::proto::viam::app::packages::v1::PackageType::Module,
+        MlTraining = "ml_training" | "PACKAGE_TYPE_ML_TRAINING" => crate::proto::viam::app::packages::v1::PackageType::MlTraining,
+    }
+}
+
+arg_enum! {
+    /// Registry item visibility.
+    Visibility {
+        Private = "private" | "VISIBILITY_PRIVATE" => app::Visibility::Private,
+        Public = "public" | "VISIBILITY_PUBLIC" => app::Visibility::Public,
+        PublicUnlisted = "public_unlisted" | "VISIBILITY_PUBLIC_UNLISTED" => app::Visibility::PublicUnlisted,
+    }
+}
+
+arg_enum! {
+    /// Registry item status.
+    RegistryItemStatus {
+        Published = "published" | "REGISTRY_ITEM_STATUS_PUBLISHED" => app::RegistryItemStatus::Published,
+        InDevelopment = "in_development" | "REGISTRY_ITEM_STATUS_IN_DEVELOPMENT" => app::RegistryItemStatus::InDevelopment,
+    }
+}
+
+arg_enum! {
+    /// Log order: `ascending` (oldest first) or `descending` (newest first).
+    LogOrder {
+        Ascending = "ascending" | "LOG_ORDER_ASCENDING" => app::LogOrder::Ascending,
+        Descending = "descending" | "LOG_ORDER_DESCENDING" => app::LogOrder::Descending,
+    }
+}
+
+/// The `Authorization` proto message: who (identity) holds which role on which resource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Authorization {
+    /// Always `role` today.
+    pub authorization_type: String,
+    /// `<resource_type>_<role>`, e.g. `location_owner` or `robot_operator`.
+    pub authorization_id: String,
+    /// `organization`, `location` or `robot`.
+    pub resource_type: String,
+    pub resource_id: String,
+    pub identity_id: String,
+    pub organization_id: String,
+    /// `user` or `api-key`.
+    pub identity_type: String,
+}
+
+impl Authorization {
+    pub fn to_proto(&self) -> app::Authorization {
+        app::Authorization {
+            authorization_type: self.authorization_type.clone(),
+            authorization_id: self.authorization_id.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            identity_id: self.identity_id.clone(),
+            organization_id: self.organization_id.clone(),
+            identity_type: self.identity_type.clone(),
+        }
+    }
+}
+
+/// A role authorization as the SDK builds it from `role`, `resource_type` and `resource_id`.
+pub fn role_authorization(
+    organization_id: &str,
+    identity_id: &str,
+    identity_type: &str,
+    role: Role,
+    resource_type: ResourceType,
+    resource_id: &str,
+) -> app::Authorization {
+    app::Authorization {
+        authorization_type: "role".into(),
+        authorization_id: format!("{}_{}", resource_type.as_str(), role.as_str()),
+        resource_type: resource_type.as_str().into(),
+        resource_id: resource_id.into(),
+        identity_id: identity_id.into(),
+        organization_id: organization_id.into(),
+        identity_type: identity_type.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn enums_take_lowercase_and_proto_names() {
+        let a: PackageType = serde_json::from_value(json!("module")).unwrap();
+        let b: PackageType = serde_json::from_value(json!("PACKAGE_TYPE_MODULE")).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_proto(), 3);
+        let err = serde_json::from_value::<Role>(json!("admin")).unwrap_err().to_string();
+        assert!(err.contains("owner") && err.contains("operator"), "{err}");
+    }
+
+    #[test]
+    fn times_parse_with_and_without_offset() {
+        let t: Time = serde_json::from_value(json!("2024-01-02T03:04:05.678Z")).unwrap();
+        assert_eq!(t.to_proto(), prost_types::Timestamp { seconds: 1_704_164_645, nanos: 678_000_000 });
+        let naive: Time = serde_json::from_value(json!("2024-01-02T03:04:05.678")).unwrap();
+        assert_eq!(naive.to_proto(), t.to_proto());
+        assert!(serde_json::from_value::<Time>(json!("yesterday")).is_err());
+    }
+
+    #[test]
+    fn ids_must_not_be_empty() {
+        assert!(serde_json::from_value::<Id>(json!("")).is_err());
+        assert_eq!(serde_json::from_value::<Id>(json!("r1")).unwrap().0, "r1");
+    }
+
+    #[test]
+    fn structs_turn_numbers_into_doubles() {
+        let s = to_struct(json!({"n": 1, "l": [true, null], "o": {"s": "x"}}).as_object().unwrap());
+        assert_eq!(s.fields["n"].kind, Some(prost_types::value::Kind::NumberValue(1.0)));
+        assert!(config_struct(Some(&Map::new())).is_none());
+    }
+}

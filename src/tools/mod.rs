@@ -1,0 +1,366 @@
+//! The tool catalogue: one table row per documented AppClient operation. A row declares the
+//! name, its description file, the risk class, the toolset and the operation (argument type →
+//! request). Annotations, the `confirm` gate and output schemas are all derived here, once.
+pub mod args;
+mod access;
+mod fragments;
+mod keys;
+mod locations;
+mod logs;
+mod machines;
+mod organizations;
+mod registry;
+
+use crate::connection::{Connection, Retry};
+use crate::error::ToolError;
+use crate::proto::Rpc;
+use crate::proto_json::{descriptor, object_schema, to_json};
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
+use tokio_util::sync::CancellationToken;
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub type ToolResult = Result<Value, ToolError>;
+
+/// What a tool can do to the fleet. Everything about safety is derived from this one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    /// Changes nothing.
+    Read,
+    /// Creates something new; existing things are untouched.
+    Additive,
+    /// Changes existing things in a way that can be undone by another call.
+    Mutating,
+    /// Deletes, revokes, replaces whole configs or restarts hardware: needs confirmation.
+    Destructive,
+}
+
+impl Risk {
+    pub fn annotations(self, title: &str) -> ToolAnnotations {
+        let base = ToolAnnotations::with_title(title).open_world(true);
+        match self {
+            Risk::Read => base.read_only(true).destructive(false).idempotent(true),
+            Risk::Additive => base.read_only(false).destructive(false).idempotent(false),
+            Risk::Mutating => base.read_only(false).destructive(false).idempotent(true),
+            Risk::Destructive => base.read_only(false).destructive(true).idempotent(false),
+        }
+    }
+
+    fn retry(self) -> Retry {
+        if self == Risk::Read { Retry::OnUnavailable } else { Retry::Never }
+    }
+}
+
+/// The domain a tool belongs to, for `--toolsets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Toolset {
+    Organizations,
+    Locations,
+    Machines,
+    Logs,
+    Fragments,
+    Access,
+    Registry,
+    Keys,
+}
+
+/// What every call shares: the connection and the configured defaults.
+pub struct App {
+    pub conn: Connection,
+    /// From `--location-id` / `VIAM_LOCATION_ID`.
+    pub default_location: Option<String>,
+}
+
+impl App {
+    /// `location_id` as given, or the configured default location.
+    pub fn location_or_default(&self, given: Option<args::Id>) -> Result<String, ToolError> {
+        given.map(String::from).or_else(|| self.default_location.clone()).ok_or_else(|| {
+            ToolError::invalid(
+                "location_id: no location_id was given and no default location is configured; pass \
+                 location_id (list_locations shows them) or start the server with --location-id / \
+                 VIAM_LOCATION_ID",
+            )
+        })
+    }
+}
+
+/// Reports progress of a long call to the client, when it asked for progress.
+pub type ProgressSink = Arc<dyn Fn(f64, Option<f64>, String) -> BoxFuture<()> + Send + Sync>;
+
+/// One call of one tool.
+pub struct CallContext {
+    pub app: Arc<App>,
+    pub risk: Risk,
+    /// The caller passed `confirm: true` (only destructive tools take it).
+    pub confirmed: bool,
+    /// Cancelled when the client cancels the request.
+    pub cancel: CancellationToken,
+    pub progress: Option<ProgressSink>,
+}
+
+impl CallContext {
+    pub async fn unary<R: Rpc>(&self, request: R) -> Result<R::Response, ToolError> {
+        self.app.conn.unary(request, self.risk.retry()).await
+    }
+
+    pub async fn report(&self, done: f64, total: Option<f64>, message: String) {
+        if let Some(progress) = &self.progress {
+            progress(done, total, message).await;
+        }
+    }
+}
+
+type Handler = Box<dyn Fn(CallContext, JsonObject) -> BoxFuture<ToolResult> + Send + Sync>;
+/// Reads what a destructive call would affect, for the confirmation preview.
+pub type Preview<A> = fn(Arc<App>, A) -> BoxFuture<ToolResult>;
+
+/// How a tool runs: its argument schema, its output schema and its handler.
+pub struct Op {
+    input_schema: Arc<JsonObject>,
+    output_schema: JsonObject,
+    /// The AppService method, for the catalogue listing.
+    pub method: &'static str,
+    handler: Handler,
+}
+
+/// An operation that is one unary RPC: `build` maps the arguments to the request. An empty
+/// response becomes `{"status": "ok", …arguments}`, so the result names what was acted on.
+pub fn unary<A, R>(build: fn(A, &App) -> Result<R, ToolError>) -> Op
+where
+    A: DeserializeOwned + JsonSchema + Clone + Send + 'static,
+    R: Rpc,
+{
+    unary_op(build, None)
+}
+
+/// As [`unary`], for a destructive operation with a preview of what it would affect.
+pub fn unary_with_preview<A, R>(build: fn(A, &App) -> Result<R, ToolError>, preview: Preview<A>) -> Op
+where
+    A: DeserializeOwned + JsonSchema + Clone + Send + 'static,
+    R: Rpc,
+{
+    unary_op(build, Some(preview))
+}
+
+fn unary_op<A, R>(build: fn(A, &App) -> Result<R, ToolError>, preview: Option<Preview<A>>) -> Op
+where
+    A: DeserializeOwned + JsonSchema + Clone + Send + 'static,
+    R: Rpc,
+{
+    let response = descriptor(&<R::Response as prost::Name>::full_name());
+    let empty_response = response.fields().len() == 0;
+    let output_schema = if empty_response {
+        let mut schema = object_schema(&descriptor(&R::full_name()));
+        schema.insert("properties".into(), json!({"status": {"type": "string", "const": "ok"}}));
+        schema.insert("required".into(), json!(["status"]));
+        schema
+    } else {
+        object_schema(&response)
+    };
+    Op {
+        input_schema: input_schema::<A>(),
+        output_schema,
+        method: R::method(),
+        handler: Box::new(move |cx, arguments| {
+            Box::pin(async move {
+                let echo = arguments.clone();
+                let parsed: A = parse(arguments)?;
+                // Building the request validates everything, so a bad call never gets a preview.
+                let request = build(parsed.clone(), &cx.app)?;
+                if !cx.confirmed && cx.risk == Risk::Destructive {
+                    let preview = match preview {
+                        Some(preview) => preview(cx.app.clone(), parsed).await?,
+                        None => json!({"would_call": R::method(), "arguments": echo}),
+                    };
+                    return Err(ToolError::ConfirmationRequired { preview });
+                }
+                let response = cx.unary(request).await?;
+                Ok(if empty_response {
+                    let mut done = echo;
+                    done.insert("status".into(), json!("ok"));
+                    Value::Object(done)
+                } else {
+                    to_json(&response)
+                })
+            })
+        }),
+    }
+}
+
+/// An operation with its own logic (paging, streaming, files). `M` is the response message whose
+/// fields the output carries; the handler may add more.
+pub fn custom<A, M>(method: &'static str, run: fn(CallContext, A) -> BoxFuture<ToolResult>) -> Op
+where
+    A: DeserializeOwned + JsonSchema + Send + 'static,
+    M: prost::Name,
+{
+    Op {
+        input_schema: input_schema::<A>(),
+        output_schema: object_schema(&descriptor(&M::full_name())),
+        method,
+        handler: Box::new(move |cx, arguments| {
+            Box::pin(async move {
+                let parsed: A = parse(arguments)?;
+                run(cx, parsed).await
+            })
+        }),
+    }
+}
+
+fn input_schema<A: JsonSchema + 'static>() -> Arc<JsonObject> {
+    rmcp::handler::server::common::schema_for_input::<A>()
+        .unwrap_or_else(|e| panic!("argument type {} has an object schema: {e}", std::any::type_name::<A>()))
+}
+
+/// Deserializes arguments, naming the offending argument in the error.
+fn parse<A: DeserializeOwned>(arguments: JsonObject) -> Result<A, ToolError> {
+    serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." { ToolError::invalid(inner) } else { ToolError::invalid(format!("{path}: {inner}")) }
+    })
+}
+
+/// One row of the catalogue.
+pub struct ToolRow {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub risk: Risk,
+    pub toolset: Toolset,
+    pub op: Op,
+}
+
+/// Declares a row; the description is `tool-descriptions/<name>.md`, compiled in.
+macro_rules! row {
+    ($name:ident, $risk:ident, $op:expr) => {
+        $crate::tools::Row {
+            name: stringify!($name),
+            description: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tool-descriptions/", stringify!($name), ".md")),
+            risk: $crate::tools::Risk::$risk,
+            op: $op,
+        }
+    };
+}
+use row;
+
+/// A row as a domain file declares it; the domain's toolset is added by the catalogue.
+pub struct Row {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub risk: Risk,
+    pub op: Op,
+}
+
+/// The whole catalogue, in a fixed order, with each tool's MCP definition built once.
+pub struct Catalogue {
+    pub rows: Vec<ToolRow>,
+    pub tools: Vec<Tool>,
+    index: HashMap<&'static str, usize>,
+}
+
+pub fn catalogue() -> &'static Catalogue {
+    static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
+        let domains: [(Toolset, fn() -> Vec<Row>); 8] = [
+            (Toolset::Organizations, organizations::rows),
+            (Toolset::Locations, locations::rows),
+            (Toolset::Machines, machines::rows),
+            (Toolset::Logs, logs::rows),
+            (Toolset::Fragments, fragments::rows),
+            (Toolset::Access, access::rows),
+            (Toolset::Registry, registry::rows),
+            (Toolset::Keys, keys::rows),
+        ];
+        let rows: Vec<ToolRow> = domains
+            .into_iter()
+            .flat_map(|(toolset, rows)| {
+                rows().into_iter().map(move |r| ToolRow {
+                    name: r.name,
+                    description: r.description,
+                    risk: r.risk,
+                    toolset,
+                    op: r.op,
+                })
+            })
+            .collect();
+        let tools = rows.iter().map(ToolRow::definition).collect();
+        let index = rows.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
+        Catalogue { rows, tools, index }
+    });
+    &CATALOGUE
+}
+
+impl Catalogue {
+    pub fn get(&self, name: &str) -> Option<&ToolRow> {
+        self.index.get(name).map(|&i| &self.rows[i])
+    }
+}
+
+impl ToolRow {
+    /// "get_robot_part_logs" → "Get robot part logs".
+    pub fn title(&self) -> String {
+        let words = self.name.replace('_', " ");
+        let mut chars = words.chars();
+        chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    }
+
+    /// The MCP tool definition: schemas, and annotations derived from the risk class.
+    fn definition(&self) -> Tool {
+        let mut input = (*self.op.input_schema).clone();
+        if self.risk == Risk::Destructive {
+            let properties = input.entry("properties").or_insert_with(|| json!({}));
+            properties["confirm"] = json!({
+                "type": "boolean",
+                "description": "Must be true to carry out this destructive call. Without it nothing \
+                                changes and the result previews what would be affected.",
+            });
+        }
+        Tool::new(self.name, self.description, Arc::new(input))
+            .with_title(self.title())
+            .with_raw_output_schema(Arc::new(self.op.output_schema.clone()))
+            .with_annotations(self.risk.annotations(&self.title()))
+    }
+
+    /// Validates and runs one call. `confirm` is taken out of the arguments here, so argument
+    /// types never see it.
+    pub async fn call(
+        &self,
+        app: Arc<App>,
+        mut arguments: JsonObject,
+        cancel: CancellationToken,
+        progress: Option<ProgressSink>,
+    ) -> ToolResult {
+        let confirmed = if self.risk == Risk::Destructive {
+            match arguments.remove("confirm") {
+                None => false,
+                Some(Value::Bool(b)) => b,
+                Some(other) => return Err(ToolError::invalid(format!("confirm: expected a boolean, got {other}"))),
+            }
+        } else {
+            false
+        };
+        let ids = ids_in(&arguments);
+        let cx = CallContext { app, risk: self.risk, confirmed, cancel, progress };
+        (self.op.handler)(cx, arguments).await.map_err(|e| e.with_ids(&ids))
+    }
+}
+
+/// The id-like arguments of a call, to name them when the service says NOT_FOUND.
+fn ids_in(arguments: &JsonObject) -> Vec<(String, String)> {
+    arguments
+        .iter()
+        .filter(|(k, _)| *k == "id" || k.ends_with("_id"))
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

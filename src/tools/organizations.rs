@@ -1,0 +1,235 @@
+//! Organizations, their members and invites.
+use super::args::{Authorization, Id};
+use super::{Row, row, unary};
+use crate::error::ToolError;
+use crate::proto::viam::app::v1 as app;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+pub(super) fn rows() -> Vec<Row> {
+    vec![
+        row!(get_user_id_by_email, Read, unary(|a: EmailArgs, _| Ok(app::GetUserIdByEmailRequest { email: a.email }))),
+        row!(create_organization, Additive, unary(|a: NameArgs, _| Ok(app::CreateOrganizationRequest { name: a.name }))),
+        row!(list_organizations, Read, unary(|_: NoArgs, _| Ok(app::ListOrganizationsRequest {}))),
+        row!(
+            get_organizations_with_access_to_location,
+            Read,
+            unary(|a: LocationArgs, _| Ok(app::GetOrganizationsWithAccessToLocationRequest {
+                location_id: a.location_id.into()
+            }))
+        ),
+        row!(
+            list_organizations_by_user,
+            Read,
+            unary(|a: UserArgs, _| Ok(app::ListOrganizationsByUserRequest { user_id: a.user_id.into() }))
+        ),
+        row!(get_organization, Read, unary(|a: OrgArgs, _| Ok(app::GetOrganizationRequest { organization_id: a.org_id.into() }))),
+        row!(
+            get_organization_namespace_availability,
+            Read,
+            unary(|a: NamespaceArgs, _| Ok(app::GetOrganizationNamespaceAvailabilityRequest {
+                public_namespace: a.public_namespace,
+                organization_id: String::new(),
+            }))
+        ),
+        row!(update_organization, Mutating, unary(update_organization)),
+        row!(delete_organization, Destructive, unary(|a: OrgArgs, _| Ok(app::DeleteOrganizationRequest { organization_id: a.org_id.into() }))),
+        row!(
+            list_organization_members,
+            Read,
+            unary(|a: OrgArgs, _| Ok(app::ListOrganizationMembersRequest { organization_id: a.org_id.into() }))
+        ),
+        row!(
+            create_organization_invite,
+            Additive,
+            unary(|a: CreateInviteArgs, _| Ok(app::CreateOrganizationInviteRequest {
+                organization_id: a.org_id.into(),
+                email: a.email,
+                authorizations: a.authorizations.iter().map(Authorization::to_proto).collect(),
+                send_email_invite: Some(a.send_email_invite),
+            }))
+        ),
+        row!(
+            update_organization_invite_authorizations,
+            Mutating,
+            unary(|a: UpdateInviteArgs, _| Ok(app::UpdateOrganizationInviteAuthorizationsRequest {
+                organization_id: a.org_id.into(),
+                email: a.email,
+                add_authorizations: a.add_authorizations.iter().map(Authorization::to_proto).collect(),
+                remove_authorizations: a.remove_authorizations.iter().map(Authorization::to_proto).collect(),
+            }))
+        ),
+        row!(
+            delete_organization_member,
+            Destructive,
+            unary(|a: MemberArgs, _| Ok(app::DeleteOrganizationMemberRequest {
+                organization_id: a.org_id.into(),
+                user_id: a.user_id.into(),
+            }))
+        ),
+        row!(
+            delete_organization_invite,
+            Destructive,
+            unary(|a: InviteArgs, _| Ok(app::DeleteOrganizationInviteRequest { organization_id: a.org_id.into(), email: a.email }))
+        ),
+        row!(
+            resend_organization_invite,
+            Additive,
+            unary(|a: InviteArgs, _| Ok(app::ResendOrganizationInviteRequest {
+                organization_id: a.org_id.into(),
+                email: a.email,
+                send_email_invite: None,
+            }))
+        ),
+    ]
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoArgs {}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct EmailArgs {
+    /// The user's email address.
+    email: String,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NameArgs {
+    /// The new organization's name.
+    name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LocationArgs {
+    /// The location's id.
+    location_id: Id,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UserArgs {
+    /// The user's id (get_user_id_by_email finds it).
+    user_id: Id,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OrgArgs {
+    /// The organization's id (list_organizations shows them).
+    pub org_id: Id,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NamespaceArgs {
+    /// The public namespace to check, e.g. `my-company`.
+    public_namespace: String,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct FragmentImport {
+    fragment_id: String,
+    /// A revision or tag, e.g. `latest`.
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    prefix: Option<String>,
+    /// Variables for the fragment (a JSON object).
+    #[serde(default)]
+    fragment_variables: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateOrganizationArgs {
+    org_id: Id,
+    /// New name; omitted = unchanged.
+    #[serde(default)]
+    name: Option<String>,
+    /// New public namespace; omitted = unchanged.
+    #[serde(default)]
+    public_namespace: Option<String>,
+    /// New region; omitted = unchanged.
+    #[serde(default)]
+    region: Option<String>,
+    /// New CRM id; omitted = unchanged.
+    #[serde(default)]
+    cid: Option<String>,
+    /// Fragments every new machine gets; `[]` clears them, omitted = unchanged.
+    #[serde(default)]
+    default_fragments: Option<Vec<FragmentImport>>,
+}
+
+fn update_organization(a: UpdateOrganizationArgs, _: &super::App) -> Result<app::UpdateOrganizationRequest, ToolError> {
+    Ok(app::UpdateOrganizationRequest {
+        organization_id: a.org_id.into(),
+        name: a.name,
+        public_namespace: a.public_namespace,
+        region: a.region,
+        cid: a.cid,
+        default_fragments: a.default_fragments.map(|fragments| app::FragmentImportList {
+            fragments: fragments
+                .into_iter()
+                .map(|f| app::FragmentImport {
+                    fragment_id: f.fragment_id,
+                    version: f.version,
+                    prefix: f.prefix,
+                    variables: Default::default(),
+                    fragment_variables: f.fragment_variables.as_ref().map(super::args::to_struct),
+                })
+                .collect(),
+        }),
+        allowed_login_methods: None,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateInviteArgs {
+    org_id: Id,
+    /// The invitee's email address.
+    email: String,
+    /// Roles the invitee gets on joining.
+    #[serde(default)]
+    authorizations: Vec<Authorization>,
+    /// Send the invitation email (default true).
+    #[serde(default = "yes")]
+    send_email_invite: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateInviteArgs {
+    org_id: Id,
+    /// The invitee's email address.
+    email: String,
+    #[serde(default)]
+    add_authorizations: Vec<Authorization>,
+    #[serde(default)]
+    remove_authorizations: Vec<Authorization>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MemberArgs {
+    org_id: Id,
+    /// The member's user id (list_organization_members shows them).
+    user_id: Id,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct InviteArgs {
+    org_id: Id,
+    /// The invitee's email address.
+    email: String,
+}
