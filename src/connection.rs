@@ -204,10 +204,10 @@ impl Connection {
             credentials: Some(Credentials { r#type: "api-key".into(), payload: api_key.key.clone() }),
         });
         request.set_timeout(self.timeout);
-        let response = AuthServiceClient::new(self.channel.clone())
-            .authenticate(request)
-            .await
-            .map_err(|status| match status.code() {
+        let response =
+            AuthServiceClient::new(self.channel.clone()).authenticate(request).await.map_err(|status| match status
+                .code()
+            {
                 Code::PermissionDenied | Code::Unauthenticated | Code::InvalidArgument => ToolError::Grpc {
                     code: Code::Unauthenticated,
                     message: format!("the API key with id {} was rejected: {}", api_key.id, status.message()),
@@ -234,7 +234,8 @@ mod tests {
     #[test]
     fn debug_output_never_shows_the_key() {
         let key = ApiKey { id: "id-1".into(), key: "s3cr3t-value".into() };
-        let config = ConnectionConfig { url: DEFAULT_APP_URL.into(), api_key: Some(key), timeout: Duration::from_secs(1) };
+        let config =
+            ConnectionConfig { url: DEFAULT_APP_URL.into(), api_key: Some(key), timeout: Duration::from_secs(1) };
         let shown = format!("{config:?}");
         assert!(shown.contains("id-1") && !shown.contains("s3cr3t-value"));
     }
@@ -251,12 +252,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_without_a_key_says_how_to_set_one() {
-        let config = ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
+        let config =
+            ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
         let conn = Connection::new(config).unwrap();
-        let err = conn
-            .unary(crate::proto::viam::app::v1::ListOrganizationsRequest {}, Retry::Never)
-            .await
-            .unwrap_err();
+        let err = conn.unary(crate::proto::viam::app::v1::ListOrganizationsRequest {}, Retry::Never).await.unwrap_err();
         assert_eq!(err.code(), "not_configured");
         assert!(err.to_string().contains("VIAM_API_KEY_ID"));
     }

@@ -2,4 +2,5 @@ pub mod connection;
 pub mod error;
 pub mod proto;
 pub mod proto_json;
+pub mod server;
 pub mod tools;

@@ -9,13 +9,10 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(crate::proto::DESCRIPTOR_SET).expect("descriptor set compiled by build.rs")
 });
 
-const OPTIONS: SerializeOptions = SerializeOptions::new()
-    .use_proto_field_name(true)
-    .skip_default_fields(false);
+const OPTIONS: SerializeOptions = SerializeOptions::new().use_proto_field_name(true).skip_default_fields(false);
 
 pub fn descriptor(full_name: &str) -> MessageDescriptor {
-    POOL.get_message_by_name(full_name)
-        .unwrap_or_else(|| panic!("message {full_name} is in the descriptor set"))
+    POOL.get_message_by_name(full_name).unwrap_or_else(|| panic!("message {full_name} is in the descriptor set"))
 }
 
 /// Serializes any generated message as proto3 JSON.
@@ -30,10 +27,8 @@ pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Value {
 
 /// The JSON Schema of `to_json`'s output for a message: its fields, one level deep.
 pub fn object_schema(message: &MessageDescriptor) -> Map<String, Value> {
-    let properties: Map<String, Value> = message
-        .fields()
-        .map(|field| (field.name().to_string(), field_schema(&field)))
-        .collect();
+    let properties: Map<String, Value> =
+        message.fields().map(|field| (field.name().to_string(), field_schema(&field))).collect();
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
     schema.insert("properties".into(), Value::Object(properties));
@@ -89,9 +84,10 @@ mod tests {
             seconds_since_online: 5,
             created_on: Some(prost_types::Timestamp { seconds: 1_704_164_645, nanos: 0 }),
             robot_config: Some(prost_types::Struct {
-                fields: [("a".to_string(), prost_types::Value {
-                    kind: Some(prost_types::value::Kind::NumberValue(1.5)),
-                })]
+                fields: [(
+                    "a".to_string(),
+                    prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(1.5)) },
+                )]
                 .into(),
             }),
             ..Default::default()

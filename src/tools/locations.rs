@@ -1,5 +1,229 @@
-use super::Row;
+//! Locations: the folders machines live in, their sharing between organizations and their
+//! secrets.
+use super::args::Id;
+use super::organizations::OrgArgs;
+use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
+use crate::connection::Retry;
+use crate::error::ToolError;
+use crate::proto::viam::app::v1 as app;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
-    vec![]
+    vec![
+        row!(create_location, Additive, unary(create_location)),
+        row!(get_location, Read, unary(get_location)),
+        row!(update_location, Mutating, unary(update_location)),
+        row!(delete_location, Destructive, unary_with_preview(delete_location, delete_location_preview)),
+        row!(list_locations, Read, unary(list_locations)),
+        row!(share_location, Mutating, unary(share_location)),
+        row!(unshare_location, Destructive, unary(unshare_location)),
+        row!(location_auth, Read, unary(location_auth)),
+        row!(create_location_secret, Additive, unary(create_location_secret)),
+        row!(delete_location_secret, Destructive, unary(delete_location_secret)),
+    ]
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LocationArgs {
+    /// The location's id (list_locations shows them).
+    pub location_id: Id,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DefaultLocationArgs {
+    /// The location's id; omitted = the server's configured location (--location-id /
+    /// VIAM_LOCATION_ID).
+    #[serde(default)]
+    pub location_id: Option<Id>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateLocationArgs {
+    /// The organization's id (list_organizations shows them).
+    org_id: Id,
+    /// The new location's name.
+    name: String,
+    /// Nest the new location under this location; omitted = top level.
+    #[serde(default)]
+    parent_location_id: Option<String>,
+}
+
+fn create_location(a: CreateLocationArgs, _: &App) -> Result<app::CreateLocationRequest, ToolError> {
+    Ok(app::CreateLocationRequest {
+        organization_id: a.org_id.into(),
+        name: a.name,
+        parent_location_id: a.parent_location_id,
+    })
+}
+
+fn get_location(a: DefaultLocationArgs, app: &App) -> Result<app::GetLocationRequest, ToolError> {
+    Ok(app::GetLocationRequest { location_id: app.location_or_default(a.location_id)? })
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateLocationArgs {
+    /// The location's id (list_locations shows them).
+    location_id: Id,
+    /// New name; omitted = unchanged.
+    #[serde(default)]
+    name: Option<String>,
+    /// New parent location id; `""` moves it to the top level, omitted = unchanged.
+    #[serde(default)]
+    parent_location_id: Option<String>,
+}
+
+fn update_location(a: UpdateLocationArgs, _: &App) -> Result<app::UpdateLocationRequest, ToolError> {
+    Ok(app::UpdateLocationRequest {
+        location_id: a.location_id.into(),
+        name: a.name,
+        parent_location_id: a.parent_location_id,
+        region: None,
+    })
+}
+
+fn delete_location(a: LocationArgs, _: &App) -> Result<app::DeleteLocationRequest, ToolError> {
+    Ok(app::DeleteLocationRequest { location_id: a.location_id.into() })
+}
+
+/// The location's name and the machines that would go with it.
+fn delete_location_preview(app: Arc<App>, a: LocationArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let location_id = String::from(a.location_id);
+        let (location, robots) = tokio::try_join!(
+            app.conn.unary(app::GetLocationRequest { location_id: location_id.clone() }, Retry::OnUnavailable),
+            app.conn.unary(app::ListRobotsRequest { location_id: location_id.clone() }, Retry::OnUnavailable),
+        )?;
+        let location = location.location.unwrap_or_default();
+        let robots: Vec<_> = robots.robots.iter().map(|r| json!({"id": r.id, "name": r.name})).collect();
+        Ok(json!({
+            "location": {"id": location_id, "name": location.name, "parent_location_id": location.parent_location_id},
+            "robots": robots,
+        }))
+    })
+}
+
+fn list_locations(a: OrgArgs, _: &App) -> Result<app::ListLocationsRequest, ToolError> {
+    Ok(app::ListLocationsRequest { organization_id: a.org_id.into() })
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ShareArgs {
+    /// The organization to share the location with (or stop sharing it with).
+    organization_id: Id,
+    /// The location's id (list_locations shows them).
+    location_id: Id,
+}
+
+fn share_location(a: ShareArgs, _: &App) -> Result<app::ShareLocationRequest, ToolError> {
+    Ok(app::ShareLocationRequest { location_id: a.location_id.into(), organization_id: a.organization_id.into() })
+}
+
+fn unshare_location(a: ShareArgs, _: &App) -> Result<app::UnshareLocationRequest, ToolError> {
+    Ok(app::UnshareLocationRequest { location_id: a.location_id.into(), organization_id: a.organization_id.into() })
+}
+
+fn location_auth(a: DefaultLocationArgs, app: &App) -> Result<app::LocationAuthRequest, ToolError> {
+    Ok(app::LocationAuthRequest { location_id: app.location_or_default(a.location_id)? })
+}
+
+fn create_location_secret(a: DefaultLocationArgs, app: &App) -> Result<app::CreateLocationSecretRequest, ToolError> {
+    Ok(app::CreateLocationSecretRequest { location_id: app.location_or_default(a.location_id)? })
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct DeleteSecretArgs {
+    /// The secret's id (location_auth shows them).
+    secret_id: Id,
+    /// The location's id; omitted = the server's configured location (--location-id /
+    /// VIAM_LOCATION_ID).
+    #[serde(default)]
+    location_id: Option<Id>,
+}
+
+fn delete_location_secret(a: DeleteSecretArgs, app: &App) -> Result<app::DeleteLocationSecretRequest, ToolError> {
+    Ok(app::DeleteLocationSecretRequest {
+        location_id: app.location_or_default(a.location_id)?,
+        secret_id: a.secret_id.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::tests::{hex, offline_app};
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    fn args<A: DeserializeOwned>(value: Value) -> A {
+        serde_json::from_value(value).unwrap()
+    }
+
+    /// An app whose configured default location is `loc1`.
+    fn app_in_loc1() -> App {
+        App { default_location: Some("loc1".into()), ..offline_app() }
+    }
+
+    #[tokio::test]
+    async fn create_location_sends_the_parent_only_when_given() {
+        let app = offline_app();
+        assert_eq!(
+            hex(&create_location(args(json!({"org_id": "org1", "name": "loc"})), &app).unwrap()),
+            "0a046f72673112036c6f63"
+        );
+        let a = json!({"org_id": "org1", "name": "loc", "parent_location_id": "p1"});
+        assert_eq!(hex(&create_location(args(a), &app).unwrap()), "0a046f72673112036c6f631a027031");
+    }
+
+    #[tokio::test]
+    async fn location_defaults_come_from_the_configuration() {
+        let given = json!({"location_id": "loc1"});
+        assert_eq!(hex(&get_location(args(given.clone()), &offline_app()).unwrap()), "0a046c6f6331");
+        assert_eq!(hex(&location_auth(args(given), &offline_app()).unwrap()), "0a046c6f6331");
+        let app = app_in_loc1();
+        assert_eq!(hex(&get_location(args(json!({})), &app).unwrap()), "0a046c6f6331");
+        assert_eq!(hex(&create_location_secret(args(json!({})), &app).unwrap()), "0a046c6f6331");
+        let err = get_location(args(json!({})), &offline_app()).unwrap_err();
+        assert_eq!(err.code(), "invalid_arguments");
+        assert!(err.to_string().contains("location_id"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn update_location_sends_an_empty_parent_as_present() {
+        let app = offline_app();
+        assert_eq!(hex(&update_location(args(json!({"location_id": "loc1"})), &app).unwrap()), "0a046c6f6331");
+        let a = json!({"location_id": "loc1", "name": "n", "parent_location_id": ""});
+        assert_eq!(hex(&update_location(args(a), &app).unwrap()), "0a046c6f633112016e1a00");
+    }
+
+    #[tokio::test]
+    async fn delete_and_list_locations() {
+        let app = offline_app();
+        assert_eq!(hex(&delete_location(args(json!({"location_id": "loc1"})), &app).unwrap()), "0a046c6f6331");
+        assert_eq!(hex(&list_locations(args(json!({"org_id": "org1"})), &app).unwrap()), "0a046f726731");
+    }
+
+    #[tokio::test]
+    async fn sharing_puts_the_location_first_on_the_wire() {
+        let app = offline_app();
+        let a = json!({"organization_id": "org2", "location_id": "loc1"});
+        assert_eq!(hex(&share_location(args(a.clone()), &app).unwrap()), "0a046c6f633112046f726732");
+        assert_eq!(hex(&unshare_location(args(a), &app).unwrap()), "0a046c6f633112046f726732");
+    }
+
+    #[tokio::test]
+    async fn delete_location_secret_uses_the_default_location() {
+        let r = delete_location_secret(args(json!({"secret_id": "s1"})), &app_in_loc1()).unwrap();
+        assert_eq!(hex(&r), "0a046c6f633112027331");
+        let r = delete_location_secret(args(json!({"secret_id": "s1", "location_id": "l2"})), &offline_app()).unwrap();
+        assert_eq!(hex(&r), "0a026c3212027331");
+    }
 }

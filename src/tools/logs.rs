@@ -1,5 +1,336 @@
-use super::Row;
+//! Machine part logs: past entries page by page, and a bounded tail of live entries.
+use super::args::{Id, LogOrder, Time};
+use super::{BoxFuture, CallContext, Row, ToolResult, custom, row};
+use crate::error::ToolError;
+use crate::proto::viam::app::v1 as app;
+use crate::proto::viam::common::v1::LogEntry;
+use crate::proto_json::to_json;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
 
 pub(super) fn rows() -> Vec<Row> {
-    vec![]
+    vec![
+        row!(
+            get_robot_part_logs,
+            Read,
+            custom::<_, app::GetRobotPartLogsResponse>("GetRobotPartLogs", get_robot_part_logs)
+        ),
+        row!(
+            tail_robot_part_logs,
+            Read,
+            custom::<_, app::TailRobotPartLogsResponse>("TailRobotPartLogs", tail_robot_part_logs)
+        ),
+    ]
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LogsArgs {
+    /// The part's id (get_robot_parts shows them).
+    robot_part_id: Id,
+    /// Only entries whose message contains this text; omitted = no filter.
+    #[serde(default)]
+    filter: Option<String>,
+    /// A local file path to also write the entries to, one tab-separated line each; omitted =
+    /// no file.
+    #[serde(default)]
+    dest: Option<String>,
+    /// Only these levels, e.g. ["error", "warn"]; [] = all levels (default).
+    #[serde(default)]
+    log_levels: Vec<String>,
+    /// How many entries to return (default 100); 0 = every page there is.
+    #[serde(default = "hundred")]
+    #[schemars(range(min = 0))]
+    num_log_entries: i64,
+    /// Only entries from this time on (RFC 3339); omitted = no lower bound.
+    #[serde(default)]
+    start: Option<Time>,
+    /// Only entries up to this time (RFC 3339); omitted = no upper bound.
+    #[serde(default)]
+    end: Option<Time>,
+    /// `ascending` (oldest first) or `descending` (newest first); omitted = the service's
+    /// default, newest first.
+    #[serde(default)]
+    order: Option<LogOrder>,
+    /// A duration such as "10m", "10h" or "10d", counted from `start` or back from `end` (give
+    /// one of them); omitted = no range.
+    #[serde(default)]
+    range: Option<String>,
+}
+
+fn hundred() -> i64 {
+    100
+}
+
+/// One page's request, as the SDK sends it: `filter` and `page_token` always present.
+fn page_request(a: &LogsArgs, page_token: &str) -> app::GetRobotPartLogsRequest {
+    app::GetRobotPartLogsRequest {
+        id: a.robot_part_id.to_string(),
+        filter: Some(a.filter.clone().unwrap_or_default()),
+        page_token: Some(page_token.to_string()),
+        levels: a.log_levels.clone(),
+        start: a.start.map(Time::to_proto),
+        end: a.end.map(Time::to_proto),
+        order: a.order.map(LogOrder::to_proto),
+        range: a.range.clone(),
+        ..Default::default()
+    }
+}
+
+/// One step of the SDK's paging loop: adds `page` to `logs`, counting down `left`, and says
+/// whether to stop. With `wanted == 0` it follows the pages to the end.
+fn take_page(
+    logs: &mut Vec<LogEntry>,
+    page: Vec<LogEntry>,
+    wanted: i64,
+    left: &mut i64,
+    next_page_token: &str,
+) -> bool {
+    if wanted != 0 && page.len() as i64 > *left {
+        logs.extend(page.into_iter().take(*left as usize));
+        return true;
+    }
+    *left -= page.len() as i64;
+    logs.extend(page);
+    next_page_token.is_empty() || *left == 0
+}
+
+fn get_robot_part_logs(cx: CallContext, a: LogsArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        if a.num_log_entries < 0 {
+            return Err(ToolError::invalid("num_log_entries: must be at least 0 (0 = all entries)"));
+        }
+        let mut logs = Vec::new();
+        let mut left = a.num_log_entries;
+        let mut page_token = String::new();
+        let mut pages = 0;
+        loop {
+            if cx.cancel.is_cancelled() {
+                return Err(cancelled(format!("cancelled after {pages} pages")));
+            }
+            let page = cx.unary(page_request(&a, &page_token)).await?;
+            pages += 1;
+            let done = take_page(&mut logs, page.logs, a.num_log_entries, &mut left, &page.next_page_token);
+            page_token = page.next_page_token;
+            if done {
+                break;
+            }
+        }
+        if let Some(dest) = &a.dest {
+            let text: String = logs.iter().map(log_line).collect();
+            tokio::fs::write(dest, text)
+                .await
+                .map_err(|e| ToolError::local(format!("cannot write the logs to {dest}: {e}")))?;
+        }
+        let mut out = to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: page_token });
+        if let Some(dest) = a.dest {
+            out["written_to"] = json!(dest);
+        }
+        Ok(out)
+    })
+}
+
+fn cancelled(message: String) -> ToolError {
+    ToolError::Grpc { code: tonic::Code::Cancelled, message, hint: None }
+}
+
+/// One log line as the SDK writes it to `dest`: time, LEVEL, logger, caller padded to 64, message.
+fn log_line(entry: &LogEntry) -> String {
+    use prost_types::value::Kind;
+    // The SDK prints the naive UTC datetime, whose microseconds are shown only when not zero.
+    let time = entry.time.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, (t.nanos / 1000 * 1000) as u32));
+    let time = match time {
+        None => "None".to_string(),
+        Some(t) if t.timestamp_subsec_micros() == 0 => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+    };
+    let logger = entry.logger_name.split('.').next().unwrap_or_default();
+    let caller = entry.caller.as_ref().map(|c| (c.fields.get("File"), c.fields.get("Line")));
+    let caller = match caller {
+        Some((Some(file), Some(line))) => {
+            let file = match &file.kind {
+                Some(Kind::StringValue(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let line = match &line.kind {
+                Some(Kind::NumberValue(n)) => (*n as i64).to_string(),
+                Some(Kind::StringValue(s)) => s.clone(),
+                _ => String::new(),
+            };
+            format!("{file}:{line}")
+        }
+        _ => String::new(),
+    };
+    format!("{time}\t{}\t{logger}\t{caller:<64}{}\n", entry.level.to_uppercase(), entry.message)
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TailArgs {
+    /// The part's id (get_robot_parts shows them).
+    robot_part_id: Id,
+    /// Only error entries (default true); false = all levels.
+    #[serde(default = "yes")]
+    errors_only: bool,
+    /// Only entries whose message contains this text; omitted = no filter.
+    #[serde(default)]
+    filter: Option<String>,
+    /// Stop after this many seconds (default 10, 1 to 300).
+    #[serde(default = "ten")]
+    #[schemars(range(min = 1, max = 300))]
+    duration_seconds: u64,
+    /// Stop once this many entries have arrived (default 100, at least 1).
+    #[serde(default = "hundred_entries")]
+    #[schemars(range(min = 1))]
+    max_entries: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn ten() -> u64 {
+    10
+}
+
+fn hundred_entries() -> usize {
+    100
+}
+
+/// The stream's one request, as the SDK sends it: `filter` always present.
+fn tail_request(a: &TailArgs) -> app::TailRobotPartLogsRequest {
+    app::TailRobotPartLogsRequest {
+        id: a.robot_part_id.to_string(),
+        errors_only: a.errors_only,
+        filter: Some(a.filter.clone().unwrap_or_default()),
+    }
+}
+
+fn tail_robot_part_logs(cx: CallContext, a: TailArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        if !(1..=300).contains(&a.duration_seconds) {
+            return Err(ToolError::invalid("duration_seconds: must be between 1 and 300"));
+        }
+        if a.max_entries < 1 {
+            return Err(ToolError::invalid("max_entries: must be at least 1"));
+        }
+        let deadline = tokio::time::sleep(Duration::from_secs(a.duration_seconds));
+        tokio::pin!(deadline);
+        let mut logs = Vec::new();
+        let stopped_because = 'read: {
+            let mut stream = tokio::select! {
+                stream = cx.app.conn.server_stream(tail_request(&a)) => stream?,
+                _ = &mut deadline => break 'read "duration",
+                _ = cx.cancel.cancelled() => break 'read "cancelled",
+            };
+            loop {
+                let batch = tokio::select! {
+                    message = stream.message() => message.map_err(ToolError::from)?,
+                    _ = &mut deadline => break 'read "duration",
+                    _ = cx.cancel.cancelled() => break 'read "cancelled",
+                };
+                // Like the SDK, an empty batch ends the tail.
+                let Some(batch) = batch.filter(|b| !b.logs.is_empty()) else {
+                    break 'read "end_of_stream";
+                };
+                logs.extend(batch.logs);
+                logs.truncate(a.max_entries);
+                let received = logs.len();
+                cx.report(received as f64, Some(a.max_entries as f64), format!("{received} log entries received"))
+                    .await;
+                if received == a.max_entries {
+                    break 'read "max_entries";
+                }
+            }
+        };
+        let mut out = to_json(&app::TailRobotPartLogsResponse { logs });
+        out["stopped_because"] = json!(stopped_because);
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::tests::hex;
+    use serde::de::DeserializeOwned;
+    use serde_json::Value;
+
+    fn args<A: DeserializeOwned>(value: Value) -> A {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn default_log_pages_send_filter_and_page_token_present() {
+        let a: LogsArgs = args(json!({"robot_part_id": "p1"}));
+        assert_eq!(hex(&page_request(&a, "")), "0a0270311a002200");
+        assert_eq!(hex(&page_request(&a, "p2")), "0a0270311a0022027032");
+    }
+
+    #[test]
+    fn log_pages_carry_every_option() {
+        let a: LogsArgs = args(json!({
+            "robot_part_id": "p1", "filter": "err", "log_levels": ["error", "warn"], "num_log_entries": 0,
+            "start": "2024-01-02T03:04:05.678Z", "end": "2024-01-02T03:04:05.678Z", "order": "ascending",
+            "range": "10m",
+        }));
+        let rest = "2a056572726f722a047761726e320c08a5facdac061080eba5c3023a0c08a5facdac061080eba5c3025801620331306d";
+        assert_eq!(hex(&page_request(&a, "")), format!("0a0270311a036572722200{rest}"));
+        assert_eq!(hex(&page_request(&a, "p2")), format!("0a0270311a0365727222027032{rest}"));
+        assert_eq!(hex(&page_request(&a, "p3")), format!("0a0270311a0365727222027033{rest}"));
+    }
+
+    /// Runs the paging loop over pages of 60 entries, three pages in all, like the SDK check in §1.2.30.
+    fn run_pages(wanted: i64) -> (usize, usize) {
+        let (mut logs, mut left, mut requests) = (Vec::new(), wanted, 0);
+        for (i, token) in ["p2", "p3", ""].into_iter().enumerate() {
+            requests += 1;
+            let page = vec![LogEntry { message: format!("page {i}"), ..Default::default() }; 60];
+            if take_page(&mut logs, page, wanted, &mut left, token) {
+                break;
+            }
+        }
+        (requests, logs.len())
+    }
+
+    #[test]
+    fn paging_stops_where_the_sdk_stops() {
+        assert_eq!(run_pages(100), (2, 100));
+        assert_eq!(run_pages(0), (3, 180));
+        assert_eq!(run_pages(60), (1, 60));
+        assert_eq!(run_pages(500), (3, 180));
+    }
+
+    #[test]
+    fn log_lines_match_the_sdk_file_format() {
+        use prost_types::{Struct, Timestamp, Value as PValue, value::Kind};
+        let caller = Struct {
+            fields: [
+                ("File".to_string(), PValue { kind: Some(Kind::StringValue("robot/impl.go".into())) }),
+                ("Line".to_string(), PValue { kind: Some(Kind::NumberValue(42.0)) }),
+            ]
+            .into(),
+        };
+        let entry = LogEntry {
+            level: "error".into(),
+            time: Some(Timestamp { seconds: 1_704_164_645, nanos: 678_000_999 }),
+            logger_name: "rdk.resource_manager".into(),
+            message: "boom".into(),
+            caller: Some(caller),
+            ..Default::default()
+        };
+        let file = format!("{:<64}", "robot/impl.go:42");
+        assert_eq!(log_line(&entry), format!("2024-01-02 03:04:05.678000\tERROR\trdk\t{file}boom\n"));
+        let whole_second = LogEntry { time: Some(Timestamp { seconds: 1_704_164_645, nanos: 0 }), ..entry };
+        assert!(log_line(&whole_second).starts_with("2024-01-02 03:04:05\t"));
+    }
+
+    #[test]
+    fn tail_requests_match_the_sdk() {
+        assert_eq!(hex(&tail_request(&args(json!({"robot_part_id": "p1"})))), "0a02703110011a00");
+        let a = json!({"robot_part_id": "p1", "errors_only": false, "filter": "x"});
+        assert_eq!(hex(&tail_request(&args(a))), "0a0270311a0178");
+    }
 }

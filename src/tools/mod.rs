@@ -1,8 +1,8 @@
 //! The tool catalogue: one table row per documented AppClient operation. A row declares the
 //! name, its description file, the risk class, the toolset and the operation (argument type →
 //! request). Annotations, the `confirm` gate and output schemas are all derived here, once.
-pub mod args;
 mod access;
+pub mod args;
 mod fragments;
 mod keys;
 mod locations;
@@ -244,7 +244,12 @@ macro_rules! row {
     ($name:ident, $risk:ident, $op:expr) => {
         $crate::tools::Row {
             name: stringify!($name),
-            description: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tool-descriptions/", stringify!($name), ".md")),
+            description: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tool-descriptions/",
+                stringify!($name),
+                ".md"
+            )),
             risk: $crate::tools::Risk::$risk,
             op: $op,
         }

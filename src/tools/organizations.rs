@@ -9,7 +9,11 @@ use serde::Deserialize;
 pub(super) fn rows() -> Vec<Row> {
     vec![
         row!(get_user_id_by_email, Read, unary(|a: EmailArgs, _| Ok(app::GetUserIdByEmailRequest { email: a.email }))),
-        row!(create_organization, Additive, unary(|a: NameArgs, _| Ok(app::CreateOrganizationRequest { name: a.name }))),
+        row!(
+            create_organization,
+            Additive,
+            unary(|a: NameArgs, _| Ok(app::CreateOrganizationRequest { name: a.name }))
+        ),
         row!(list_organizations, Read, unary(|_: NoArgs, _| Ok(app::ListOrganizationsRequest {}))),
         row!(
             get_organizations_with_access_to_location,
@@ -23,7 +27,11 @@ pub(super) fn rows() -> Vec<Row> {
             Read,
             unary(|a: UserArgs, _| Ok(app::ListOrganizationsByUserRequest { user_id: a.user_id.into() }))
         ),
-        row!(get_organization, Read, unary(|a: OrgArgs, _| Ok(app::GetOrganizationRequest { organization_id: a.org_id.into() }))),
+        row!(
+            get_organization,
+            Read,
+            unary(|a: OrgArgs, _| Ok(app::GetOrganizationRequest { organization_id: a.org_id.into() }))
+        ),
         row!(
             get_organization_namespace_availability,
             Read,
@@ -33,7 +41,11 @@ pub(super) fn rows() -> Vec<Row> {
             }))
         ),
         row!(update_organization, Mutating, unary(update_organization)),
-        row!(delete_organization, Destructive, unary(|a: OrgArgs, _| Ok(app::DeleteOrganizationRequest { organization_id: a.org_id.into() }))),
+        row!(
+            delete_organization,
+            Destructive,
+            unary(|a: OrgArgs, _| Ok(app::DeleteOrganizationRequest { organization_id: a.org_id.into() }))
+        ),
         row!(
             list_organization_members,
             Read,
@@ -70,7 +82,10 @@ pub(super) fn rows() -> Vec<Row> {
         row!(
             delete_organization_invite,
             Destructive,
-            unary(|a: InviteArgs, _| Ok(app::DeleteOrganizationInviteRequest { organization_id: a.org_id.into(), email: a.email }))
+            unary(|a: InviteArgs, _| Ok(app::DeleteOrganizationInviteRequest {
+                organization_id: a.org_id.into(),
+                email: a.email
+            }))
         ),
         row!(
             resend_organization_invite,

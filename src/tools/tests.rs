@@ -1,1 +1,81 @@
+//! Catalogue-wide checks, and helpers the domain files' unit tests share.
 use super::*;
+use crate::connection::ConnectionConfig;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// An `App` that never dials anything, for tests that only build requests.
+pub(super) fn offline_app() -> App {
+    let config = ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
+    App { conn: Connection::new(config).expect("a loopback URL is valid"), default_location: None }
+}
+
+/// Hex of an encoded message, to compare with the SDK's bytes in viam-app-api.md §1.2.
+pub(super) fn hex<M: prost::Message>(message: &M) -> String {
+    message.encode_to_vec().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses a tool's arguments from JSON, as a call would.
+pub(super) fn args<A: serde::de::DeserializeOwned>(value: Value) -> A {
+    serde_json::from_value(value).expect("arguments parse")
+}
+
+#[test]
+fn every_tool_has_a_description_file_and_every_file_a_tool() {
+    let tools: BTreeSet<String> = catalogue().rows.iter().map(|r| r.name.to_string()).collect();
+    let files: BTreeSet<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tool-descriptions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".md").to_string())
+        .collect();
+    assert_eq!(tools, files);
+}
+
+#[test]
+fn names_agree_with_risk() {
+    for row in &catalogue().rows {
+        if row.name.starts_with("get_") || row.name.starts_with("list_") {
+            assert_eq!(row.risk, Risk::Read, "{}", row.name);
+        }
+        if row.name.starts_with("delete_") {
+            assert_eq!(row.risk, Risk::Destructive, "{}", row.name);
+        }
+    }
+}
+
+#[test]
+fn annotations_and_confirm_follow_the_risk_class() {
+    for (row, tool) in catalogue().rows.iter().zip(&catalogue().tools) {
+        let hints = tool.annotations.as_ref().unwrap();
+        assert_eq!(hints.read_only_hint, Some(row.risk == Risk::Read), "{}", row.name);
+        assert_eq!(hints.destructive_hint, Some(row.risk == Risk::Destructive), "{}", row.name);
+        let has_confirm = tool.input_schema["properties"].get("confirm").is_some();
+        assert_eq!(has_confirm, row.risk == Risk::Destructive, "{}", row.name);
+        assert!(tool.output_schema.is_some(), "{}", row.name);
+    }
+}
+
+#[test]
+fn names_are_unique_and_descriptions_short() {
+    let names: BTreeSet<&str> = catalogue().rows.iter().map(|r| r.name).collect();
+    assert_eq!(names.len(), catalogue().rows.len());
+    for row in &catalogue().rows {
+        assert!(!row.description.trim().is_empty() && row.description.len() <= 800, "{}", row.name);
+    }
+}
+
+#[tokio::test]
+async fn bad_arguments_name_the_argument_and_send_nothing() {
+    let app = Arc::new(offline_app());
+    let row = catalogue().get("get_organization").unwrap();
+    let call = |args: Value| row.call(app.clone(), args.as_object().unwrap().clone(), CancellationToken::new(), None);
+    let missing = call(json!({})).await.unwrap_err();
+    assert!(missing.to_string().contains("org_id"), "{missing}");
+    let wrong_type = call(json!({"org_id": 5})).await.unwrap_err();
+    assert!(wrong_type.to_string().contains("org_id") && wrong_type.to_string().contains("string"), "{wrong_type}");
+    let unknown = call(json!({"org_id": "o", "extra": 1})).await.unwrap_err();
+    assert!(unknown.to_string().contains("extra"), "{unknown}");
+    // Each is refused locally: an RPC would have failed with not_configured instead.
+    for e in [missing, wrong_type, unknown] {
+        assert_eq!(e.code(), "invalid_arguments");
+    }
+}
