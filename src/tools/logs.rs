@@ -118,14 +118,16 @@ fn get_robot_part_logs(cx: CallContext, a: LogsArgs) -> BoxFuture<ToolResult> {
                 break;
             }
         }
-        if let Some(dest) = &a.dest {
+        // As in the SDK, an empty `dest` writes nothing.
+        let dest = a.dest.filter(|d| !d.is_empty());
+        if let Some(dest) = &dest {
             let text: String = logs.iter().map(log_line).collect();
             tokio::fs::write(dest, text)
                 .await
                 .map_err(|e| ToolError::local(format!("cannot write the logs to {dest}: {e}")))?;
         }
         let mut out = to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: page_token });
-        if let Some(dest) = a.dest {
+        if let Some(dest) = dest {
             out["written_to"] = json!(dest);
         }
         Ok(out)

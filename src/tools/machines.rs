@@ -80,7 +80,8 @@ fn get_robot_part(cx: CallContext, a: GetRobotPartArgs) -> BoxFuture<ToolResult>
     Box::pin(async move {
         let response = cx.unary(app::GetRobotPartRequest { id: a.robot_part_id.into() }).await?;
         let mut out = to_json(&response);
-        if let Some(dest) = a.dest {
+        // As in the SDK, an empty `dest` writes nothing.
+        if let Some(dest) = a.dest.filter(|d| !d.is_empty()) {
             let pretty = python_json_dumps(&response.config_json, a.indent as usize)
                 .map_err(|e| ToolError::local(format!("cannot write the config to {dest}: config_json {e}")))?;
             tokio::fs::write(&dest, pretty)

@@ -265,6 +265,9 @@ pub struct Row {
     pub op: Op,
 }
 
+/// A domain file's table.
+type DomainRows = fn() -> Vec<Row>;
+
 /// The whole catalogue, in a fixed order, with each tool's MCP definition built once.
 pub struct Catalogue {
     pub rows: Vec<ToolRow>,
@@ -274,7 +277,7 @@ pub struct Catalogue {
 
 pub fn catalogue() -> &'static Catalogue {
     static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
-        let domains: [(Toolset, fn() -> Vec<Row>); 8] = [
+        let domains: [(Toolset, DomainRows); 8] = [
             (Toolset::Organizations, organizations::rows),
             (Toolset::Locations, locations::rows),
             (Toolset::Machines, machines::rows),
@@ -320,8 +323,9 @@ impl ToolRow {
     /// The MCP tool definition: schemas, and annotations derived from the risk class.
     fn definition(&self) -> Tool {
         let mut input = (*self.op.input_schema).clone();
+        // Some clients reject an object schema without `properties`, even an empty one.
+        let properties = input.entry("properties").or_insert_with(|| json!({}));
         if self.risk == Risk::Destructive {
-            let properties = input.entry("properties").or_insert_with(|| json!({}));
             properties["confirm"] = json!({
                 "type": "boolean",
                 "description": "Must be true to carry out this destructive call. Without it nothing \

@@ -48,7 +48,7 @@ fn annotations_and_confirm_follow_the_risk_class() {
         let hints = tool.annotations.as_ref().unwrap();
         assert_eq!(hints.read_only_hint, Some(row.risk == Risk::Read), "{}", row.name);
         assert_eq!(hints.destructive_hint, Some(row.risk == Risk::Destructive), "{}", row.name);
-        let has_confirm = tool.input_schema["properties"].get("confirm").is_some();
+        let has_confirm = tool.input_schema.get("properties").and_then(|p| p.get("confirm")).is_some();
         assert_eq!(has_confirm, row.risk == Risk::Destructive, "{}", row.name);
         assert!(tool.output_schema.is_some(), "{}", row.name);
     }
