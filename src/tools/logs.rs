@@ -222,16 +222,19 @@ fn tail_robot_part_logs(cx: CallContext, a: TailArgs) -> BoxFuture<ToolResult> {
         tokio::pin!(deadline);
         let mut logs = Vec::new();
         let stopped_because = 'read: {
+            // Biased so that cancellation, then the deadline, win over a ready stream.
             let mut stream = tokio::select! {
-                stream = cx.app.conn.server_stream(tail_request(&a)) => stream?,
-                _ = &mut deadline => break 'read "duration",
+                biased;
                 _ = cx.cancel.cancelled() => break 'read "cancelled",
+                _ = &mut deadline => break 'read "duration",
+                stream = cx.app.conn.server_stream(tail_request(&a)) => stream?,
             };
             loop {
                 let batch = tokio::select! {
-                    message = stream.message() => message.map_err(ToolError::from)?,
-                    _ = &mut deadline => break 'read "duration",
+                    biased;
                     _ = cx.cancel.cancelled() => break 'read "cancelled",
+                    _ = &mut deadline => break 'read "duration",
+                    message = stream.message() => message.map_err(ToolError::from)?,
                 };
                 // Like the SDK, an empty batch ends the tail.
                 let Some(batch) = batch.filter(|b| !b.logs.is_empty()) else {
@@ -256,9 +259,12 @@ fn tail_robot_part_logs(cx: CallContext, a: TailArgs) -> BoxFuture<ToolResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::hex;
+    use crate::tools::Risk;
+    use crate::tools::tests::{hex, offline_app};
     use serde::de::DeserializeOwned;
     use serde_json::Value;
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
 
     fn args<A: DeserializeOwned>(value: Value) -> A {
         serde_json::from_value(value).unwrap()
@@ -327,6 +333,38 @@ mod tests {
         assert_eq!(log_line(&entry), format!("2024-01-02 03:04:05.678000\tERROR\trdk\t{file}boom\n"));
         let whole_second = LogEntry { time: Some(Timestamp { seconds: 1_704_164_645, nanos: 0 }), ..entry };
         assert!(log_line(&whole_second).starts_with("2024-01-02 03:04:05\t"));
+    }
+
+    fn context(cancel: CancellationToken) -> CallContext {
+        CallContext { app: Arc::new(offline_app()), risk: Risk::Read, confirmed: false, cancel, progress: None }
+    }
+
+    #[tokio::test]
+    async fn bad_bounds_are_refused_before_anything_is_sent() {
+        let err = get_robot_part_logs(
+            context(CancellationToken::new()),
+            args(json!({"robot_part_id": "p1", "num_log_entries": -1})),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_arguments");
+        assert!(err.to_string().contains("num_log_entries"), "{err}");
+        for (key, value) in [("duration_seconds", 0), ("duration_seconds", 301), ("max_entries", 0)] {
+            let a = args(json!({"robot_part_id": "p1", key: value}));
+            let err = tail_robot_part_logs(context(CancellationToken::new()), a).await.unwrap_err();
+            assert_eq!(err.code(), "invalid_arguments");
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_call_stops_before_the_next_request() {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = get_robot_part_logs(context(cancel.clone()), args(json!({"robot_part_id": "p1"}))).await.unwrap_err();
+        assert_eq!(err.code(), "CANCELLED");
+        let out = tail_robot_part_logs(context(cancel), args(json!({"robot_part_id": "p1"}))).await.unwrap();
+        assert_eq!(out, json!({"logs": [], "stopped_because": "cancelled"}));
     }
 
     #[test]

@@ -310,6 +310,24 @@ impl Catalogue {
     pub fn get(&self, name: &str) -> Option<&ToolRow> {
         self.index.get(name).map(|&i| &self.rows[i])
     }
+
+    /// The README's tool table: name, risk, toolset and the description's first sentence.
+    pub fn markdown_table(&self) -> String {
+        let mut table = String::from("| tool | risk | toolset | what it does |\n|---|---|---|---|\n");
+        for row in &self.rows {
+            let summary = row.description.split(". ").next().unwrap_or_default().trim().trim_end_matches('.');
+            let risk = serde_json::to_value(row.risk).unwrap_or_default();
+            let toolset = serde_json::to_value(row.toolset).unwrap_or_default();
+            table.push_str(&format!(
+                "| `{}` | {} | {} | {}. |\n",
+                row.name,
+                risk.as_str().unwrap_or_default(),
+                toolset.as_str().unwrap_or_default(),
+                summary.replace('|', "\\|").replace('\n', " ")
+            ));
+        }
+        table
+    }
 }
 
 impl ToolRow {
