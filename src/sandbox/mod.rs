@@ -48,9 +48,7 @@ impl FromStr for Seed {
         match s {
             "demo" => Ok(Seed::Demo),
             "empty" => Ok(Seed::Empty),
-            other => Err(format!(
-                "unknown seed {other:?}; expected \"demo\" or \"empty\""
-            )),
+            other => Err(format!("unknown seed {other:?}; expected \"demo\" or \"empty\"")),
         }
     }
 }
@@ -107,14 +105,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sandbox {
     fn open(config: SandboxConfig) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&config.failure_rate),
-            "failure_rate must be within 0..=1"
-        );
-        anyhow::ensure!(
-            !config.tail_interval.is_zero(),
-            "tail_interval must not be zero"
-        );
+        anyhow::ensure!((0.0..=1.0).contains(&config.failure_rate), "failure_rate must be within 0..=1");
+        anyhow::ensure!(!config.tail_interval.is_zero(), "tail_interval must not be zero");
         let fresh = || seed::build(config.seed, &config.api_key_id, &config.api_key);
         let (store, state) = match &config.state_file {
             Some(path) => {
@@ -177,10 +169,7 @@ impl RunningSandbox {
     /// Stops accepting calls, ends open streams and waits for the server to finish.
     pub async fn shutdown(mut self) {
         self.sandbox.stop.cancel();
-        if tokio::time::timeout(Duration::from_secs(5), &mut self.server)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.server).await.is_err() {
             self.server.abort();
         }
     }
@@ -209,9 +198,5 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> anyhow::Resu
             .add_service(app)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped),
     );
-    Ok(RunningSandbox {
-        addr,
-        sandbox,
-        server,
-    })
+    Ok(RunningSandbox { addr, sandbox, server })
 }

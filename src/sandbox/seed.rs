@@ -4,8 +4,8 @@ use serde_json::{Value, json};
 
 use super::Seed;
 use super::state::{
-    FragmentRecord, ModuleFile, OrgRecord, PartRecord, Pb, State, json_to_struct, new_part,
-    new_shared_secret, set_fragment_config, set_part_config, sync_location_secret, synth_log,
+    FragmentRecord, ModuleFile, OrgRecord, PartRecord, Pb, State, json_to_struct, new_part, new_shared_secret,
+    set_fragment_config, set_part_config, sync_location_secret, synth_log,
 };
 use crate::proto::viam::app::mltraining::v1::{ModelFramework, ModelType};
 use crate::proto::viam::app::packages::v1::PackageType;
@@ -72,10 +72,7 @@ const BASE: i64 = 1_767_225_600;
 const DAY: i64 = 86_400;
 
 fn at(offset: i64) -> Timestamp {
-    Timestamp {
-        seconds: BASE + offset,
-        nanos: 0,
-    }
+    Timestamp { seconds: BASE + offset, nanos: 0 }
 }
 
 fn config(value: Value) -> prost_types::Struct {
@@ -84,11 +81,7 @@ fn config(value: Value) -> prost_types::Struct {
 
 /// The `n`th seeded secret of a kind, with an id in the seed's id scheme.
 fn secret(kind: u8, n: u8, value: &str, created: Timestamp) -> SharedSecret {
-    new_shared_secret(
-        format!("de300000-00{kind:02x}-4000-8000-0000000000{n:02x}"),
-        value.to_string(),
-        created,
-    )
+    new_shared_secret(format!("de300000-00{kind:02x}-4000-8000-0000000000{n:02x}"), value.to_string(), created)
 }
 
 fn grant(
@@ -124,10 +117,7 @@ fn organization() -> Organization {
 pub fn build(seed: Seed, api_key_id: &str, api_key: &str) -> State {
     let mut state = match seed {
         Seed::Empty => State {
-            organizations: vec![OrgRecord {
-                org: Pb(organization()),
-                ..Default::default()
-            }],
+            organizations: vec![OrgRecord { org: Pb(organization()), ..Default::default() }],
             ..Default::default()
         },
         Seed::Demo => demo(),
@@ -141,41 +131,25 @@ pub fn build(seed: Seed, api_key_id: &str, api_key: &str) -> State {
             created_on: Some(at(0)),
         }),
     );
-    state.authorizations.push(grant(
-        "organization_owner",
-        "organization",
-        ids::ORG,
-        api_key_id,
-        "api-key",
-    ));
+    state.authorizations.push(grant("organization_owner", "organization", ids::ORG, api_key_id, "api-key"));
     state
 }
 
 fn demo() -> State {
     let mut state = State {
-        organizations: vec![members(OrgRecord {
-            org: Pb(organization()),
-            ..Default::default()
-        })],
+        organizations: vec![members(OrgRecord { org: Pb(organization()), ..Default::default() })],
         ..Default::default()
     };
     for (n, (id, name, parent)) in [
         (ids::LOCATION_WAREHOUSE, "Warehouse", ""),
         (ids::LOCATION_LAB, "Lab", ""),
-        (
-            ids::LOCATION_LOADING_DOCK,
-            "Loading Dock",
-            ids::LOCATION_WAREHOUSE,
-        ),
+        (ids::LOCATION_LOADING_DOCK, "Loading Dock", ids::LOCATION_WAREHOUSE),
     ]
     .into_iter()
     .enumerate()
     {
         let created = at(DAY + n as i64 * 3600);
-        let value = format!(
-            "demo-location-secret-{}",
-            name.to_lowercase().replace(' ', "-")
-        );
+        let value = format!("demo-location-secret-{}", name.to_lowercase().replace(' ', "-"));
         let mut auth = LocationAuth {
             location_id: id.into(),
             secrets: vec![secret(7, n as u8 + 1, &value, created)],
@@ -188,18 +162,10 @@ fn demo() -> State {
             created_on: Some(created),
             parent_location_id: parent.into(),
             auth: Some(auth),
-            organizations: vec![LocationOrganization {
-                organization_id: ids::ORG.into(),
-                primary: true,
-            }],
+            organizations: vec![LocationOrganization { organization_id: ids::ORG.into(), primary: true }],
             robot_count: 0,
-            config: Some(StorageConfig {
-                region: "us-east-1".into(),
-            }),
-            primary_org_identity: Some(OrganizationIdentity {
-                id: ids::ORG.into(),
-                name: "Demo Robotics".into(),
-            }),
+            config: Some(StorageConfig { region: "us-east-1".into() }),
+            primary_org_identity: Some(OrganizationIdentity { id: ids::ORG.into(), name: "Demo Robotics".into() }),
         }));
     }
     machines(&mut state);
@@ -212,36 +178,15 @@ fn demo() -> State {
         created_on: Some(at(5 * DAY)),
     }));
     state.authorizations.extend([
-        grant(
-            "organization_owner",
-            "organization",
-            ids::ORG,
-            ids::USER_ALICE,
-            "user",
-        ),
-        grant(
-            "organization_operator",
-            "organization",
-            ids::ORG,
-            ids::USER_BOB,
-            "user",
-        ),
-        grant(
-            "robot_operator",
-            "robot",
-            ids::ROBOT_ROVER_1,
-            ids::API_KEY_ROVER,
-            "api-key",
-        ),
+        grant("organization_owner", "organization", ids::ORG, ids::USER_ALICE, "user"),
+        grant("organization_operator", "organization", ids::ORG, ids::USER_BOB, "user"),
+        grant("robot_operator", "robot", ids::ROBOT_ROVER_1, ids::API_KEY_ROVER, "api-key"),
     ]);
     state
 }
 
 fn members(mut record: OrgRecord) -> OrgRecord {
-    for (user_id, email, added) in [
-        (ids::USER_ALICE, ids::ALICE_EMAIL, 0),
-        (ids::USER_BOB, ids::BOB_EMAIL, 2 * DAY),
-    ] {
+    for (user_id, email, added) in [(ids::USER_ALICE, ids::ALICE_EMAIL, 0), (ids::USER_BOB, ids::BOB_EMAIL, 2 * DAY)] {
         record.members.push(Pb(OrganizationMember {
             user_id: user_id.into(),
             emails: vec![email.into()],
@@ -250,13 +195,7 @@ fn members(mut record: OrgRecord) -> OrgRecord {
             last_access: Some(at(added + 31 * DAY)),
         }));
     }
-    let operator = grant(
-        "organization_operator",
-        "organization",
-        ids::ORG,
-        "",
-        "user",
-    );
+    let operator = grant("organization_operator", "organization", ids::ORG, "", "user");
     record.invites.push(Pb(OrganizationInvite {
         organization_id: ids::ORG.into(),
         email: ids::INVITE_EMAIL.into(),
@@ -297,12 +236,7 @@ fn machines(state: &mut State) {
             0,
             [
                 (ids::PART_ROVER_1_MAIN, "main", rover_main_config(), 150),
-                (
-                    ids::PART_ROVER_1_LIDAR,
-                    "lidar",
-                    component("lidar", "camera", "viam:lidar:rplidar"),
-                    12,
-                ),
+                (ids::PART_ROVER_1_LIDAR, "lidar", component("lidar", "camera", "viam:lidar:rplidar"), 12),
             ],
         ),
         (
@@ -313,12 +247,7 @@ fn machines(state: &mut State) {
             3 * DAY,
             [
                 (ids::PART_ROVER_2_MAIN, "main", rover_main_config(), 12),
-                (
-                    ids::PART_ROVER_2_LIDAR,
-                    "lidar",
-                    component("lidar", "camera", "viam:lidar:rplidar"),
-                    12,
-                ),
+                (ids::PART_ROVER_2_LIDAR, "lidar", component("lidar", "camera", "viam:lidar:rplidar"), 12),
             ],
         ),
         (
@@ -328,18 +257,8 @@ fn machines(state: &mut State) {
             OnlineState::Online,
             0,
             [
-                (
-                    ids::PART_ARM_MAIN,
-                    "main",
-                    component("arm", "arm", "viam:universal-robots:ur5e"),
-                    12,
-                ),
-                (
-                    ids::PART_ARM_GRIPPER,
-                    "gripper",
-                    component("gripper", "gripper", "fake"),
-                    12,
-                ),
+                (ids::PART_ARM_MAIN, "main", component("arm", "arm", "viam:universal-robots:ur5e"), 12),
+                (ids::PART_ARM_GRIPPER, "gripper", component("gripper", "gripper", "fake"), 12),
             ],
         ),
         (
@@ -349,24 +268,12 @@ fn machines(state: &mut State) {
             OnlineState::AwaitingSetup,
             0,
             [
-                (
-                    ids::PART_BENCH_MAIN,
-                    "main",
-                    component("board", "board", "pi"),
-                    12,
-                ),
-                (
-                    ids::PART_BENCH_SENSORS,
-                    "sensors",
-                    component("temp", "sensor", "fake"),
-                    12,
-                ),
+                (ids::PART_BENCH_MAIN, "main", component("board", "board", "pi"), 12),
+                (ids::PART_BENCH_SENSORS, "sensors", component("temp", "sensor", "fake"), 12),
             ],
         ),
     ];
-    for (m, (id, name, location, online_state, offline_for, parts)) in
-        machines.into_iter().enumerate()
-    {
+    for (m, (id, name, location, online_state, offline_for, parts)) in machines.into_iter().enumerate() {
         let created = at(3 * DAY + m as i64 * 3600);
         let robot = Robot {
             id: id.into(),
@@ -380,36 +287,14 @@ fn machines(state: &mut State) {
         for (p, (part_id, suffix, part_config, log_count)) in parts.into_iter().enumerate() {
             let index = m * 2 + p;
             let part_name = format!("{name}-{suffix}");
-            let part_secret = secret(
-                9,
-                index as u8 + 1,
-                &format!("demo-part-secret-{part_name}"),
-                created,
-            );
-            let mut part = new_part(
-                part_id.into(),
-                part_name.clone(),
-                &robot,
-                p == 0,
-                created,
-                part_secret,
-            );
+            let part_secret = secret(9, index as u8 + 1, &format!("demo-part-secret-{part_name}"), created);
+            let mut part = new_part(part_id.into(), part_name.clone(), &robot, p == 0, created, part_secret);
             set_part_config(&mut part, Some(config(part_config)));
             part.last_updated = Some(at(10 * DAY + index as i64 * 60));
             let logs = (0..log_count)
-                .map(|n| {
-                    Pb(synth_log(
-                        &part_name,
-                        n,
-                        at(200 * DAY + index as i64 * DAY + n as i64 * 30),
-                    ))
-                })
+                .map(|n| Pb(synth_log(&part_name, n, at(200 * DAY + index as i64 * DAY + n as i64 * 30))))
                 .collect();
-            state.parts.push(PartRecord {
-                part: Pb(part),
-                history: Vec::new(),
-                logs,
-            });
+            state.parts.push(PartRecord { part: Pb(part), history: Vec::new(), logs });
         }
         state.robots.push(Pb(robot));
     }
@@ -417,10 +302,7 @@ fn machines(state: &mut State) {
     let record = &mut state.parts[0];
     let mut old = record.part.0.clone();
     let mut old_config = rover_main_config();
-    old_config
-        .as_object_mut()
-        .expect("an object")
-        .remove("modules");
+    old_config.as_object_mut().expect("an object").remove("modules");
     set_part_config(&mut old, Some(config(old_config)));
     old.last_updated = Some(at(3 * DAY));
     record.history.push(Pb(RobotPartHistoryEntry {
@@ -449,21 +331,13 @@ fn fragment(state: &mut State) {
     };
     set_fragment_config(
         &mut old,
-        config(
-            json!({"components": [{"name": "imu", "type": "movement_sensor", "model": "imu-wit"}]}),
-        ),
+        config(json!({"components": [{"name": "imu", "type": "movement_sensor", "model": "imu-wit"}]})),
     );
-    let mut current = Fragment {
-        last_updated: Some(at(4 * DAY)),
-        revision: "2".into(),
-        ..old.clone()
-    };
+    let mut current = Fragment { last_updated: Some(at(4 * DAY)), revision: "2".into(), ..old.clone() };
     set_fragment_config(
         &mut current,
-        config(
-            json!({"components": [{"name": "imu", "type": "movement_sensor", "model": "imu-wit",
-                                      "attributes": {"serial_path": "/dev/ttyUSB0", "serial_baud_rate": 115200}}]}),
-        ),
+        config(json!({"components": [{"name": "imu", "type": "movement_sensor", "model": "imu-wit",
+                                      "attributes": {"serial_path": "/dev/ttyUSB0", "serial_baud_rate": 115200}}]})),
     );
     let history = vec![Pb(FragmentHistoryEntry {
         fragment: ids::FRAGMENT.into(),
@@ -477,10 +351,7 @@ fn fragment(state: &mut State) {
         }),
         old: Some(old),
     })];
-    state.fragments.push(FragmentRecord {
-        fragment: Pb(current),
-        history,
-    });
+    state.fragments.push(FragmentRecord { fragment: Pb(current), history });
 }
 
 fn registry(state: &mut State) {
@@ -502,9 +373,7 @@ fn registry(state: &mut State) {
         metadata: Some(registry_item::Metadata::ModuleMetadata(ModuleMetadata {
             models: vec![model],
             entrypoint: "bin/wheel-odometry".into(),
-            markdown_description: Some(
-                "# wheel-odometry\nTurns encoder ticks into pose estimates.".into(),
-            ),
+            markdown_description: Some("# wheel-odometry\nTurns encoder ticks into pose estimates.".into()),
             ..Default::default()
         })),
         created_at: Some(at(6 * DAY)),
@@ -538,14 +407,8 @@ fn registry(state: &mut State) {
             model_type: ModelType::ObjectDetection as i32,
             model_framework: ModelFramework::Tflite as i32,
             detailed_versions: vec![
-                MlModelVersion {
-                    version: "2026-02-01T00-00-00".into(),
-                    created_on: Some(at(31 * DAY)),
-                },
-                MlModelVersion {
-                    version: "2026-03-01T00-00-00".into(),
-                    created_on: Some(at(59 * DAY)),
-                },
+                MlModelVersion { version: "2026-02-01T00-00-00".into(), created_on: Some(at(31 * DAY)) },
+                MlModelVersion { version: "2026-03-01T00-00-00".into(), created_on: Some(at(59 * DAY)) },
             ],
             ..Default::default()
         })),

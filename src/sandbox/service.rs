@@ -23,24 +23,17 @@ impl Sandbox {
             tokio::time::sleep(self.config.latency).await;
         }
         if self.inject_failure() {
-            return Err(Status::unavailable(format!(
-                "sandbox: injected failure of {method}"
-            )));
+            return Err(Status::unavailable(format!("sandbox: injected failure of {method}")));
         }
         self.tokens.check(metadata)
     }
 
     /// Journals the request before it is validated, so failing requests show up too.
     fn record(&self, method: &str, message: &impl Message) {
-        self.journal()
-            .push((method.to_string(), message.encode_to_vec()));
+        self.journal().push((method.to_string(), message.encode_to_vec()));
     }
 
-    async fn admit_request<Q: Message>(
-        &self,
-        method: &str,
-        request: Request<Q>,
-    ) -> Result<(String, Q), Status> {
+    async fn admit_request<Q: Message>(&self, method: &str, request: Request<Q>) -> Result<(String, Q), Status> {
         let caller = self.admit(method, request.metadata()).await?;
         let message = request.into_inner();
         self.record(method, &message);
@@ -64,23 +57,15 @@ impl Sandbox {
         f: impl FnOnce(&mut State, Q, &str) -> Result<R, Status>,
     ) -> Result<Response<R>, Status> {
         let (caller, message) = self.admit_request(method, request).await?;
-        self.mutate(|state| f(state, message, &caller))
-            .await
-            .map(Response::new)
+        self.mutate(|state| f(state, message, &caller)).await.map(Response::new)
     }
 
     /// Applies a change and, with a state file, saves the result before the caller gets an answer.
-    async fn mutate<R>(
-        &self,
-        f: impl FnOnce(&mut State) -> Result<R, Status>,
-    ) -> Result<R, Status> {
+    async fn mutate<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Status>) -> Result<R, Status> {
         let (result, pending) = {
             let mut state = self.state();
             let result = f(&mut state)?;
-            (
-                result,
-                self.store.as_ref().map(|store| store.prepare(&state)),
-            )
+            (result, self.store.as_ref().map(|store| store.prepare(&state)))
         };
         if let (Some(store), Some(pending)) = (&self.store, pending) {
             store.commit(pending).await?;
@@ -91,18 +76,11 @@ impl Sandbox {
     /// Streams freshly generated entries every `tail_interval` until the client goes away, the part is
     /// deleted or the sandbox shuts down. Ticks without matching entries send nothing: the Python SDK
     /// treats an empty batch as the end of the stream.
-    async fn tail(
-        &self,
-        request: Request<TailRobotPartLogsRequest>,
-    ) -> Result<Response<TailStream>, Status> {
+    async fn tail(&self, request: Request<TailRobotPartLogsRequest>) -> Result<Response<TailStream>, Status> {
         let (_, message) = self.admit_request("TailRobotPartLogs", request).await?;
         let mut tail = self.state().tail_robot_part_logs(message)?;
         let (tx, rx) = mpsc::channel(16);
-        let (state, stop, period) = (
-            self.state.clone(),
-            self.stop.clone(),
-            self.config.tail_interval,
-        );
+        let (state, stop, period) = (self.state.clone(), self.stop.clone(), self.config.tail_interval);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
             loop {
@@ -147,9 +125,7 @@ impl Sandbox {
             }
         }
         let info = info.ok_or_else(|| Status::invalid_argument("module_file_info is required"))?;
-        self.mutate(|state| state.upload_module_file(info, size))
-            .await
-            .map(Response::new)
+        self.mutate(|state| state.upload_module_file(info, size)).await.map(Response::new)
     }
 }
 

@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use tonic::Status;
 
 use crate::proto::viam::app::v1::{
-    ApiKey, Authorization, Fragment, FragmentHistoryEntry, Location, Organization,
-    OrganizationInvite, OrganizationMember, RegistryItem, Robot, RobotPart, RobotPartHistoryEntry,
-    SharedSecret, shared_secret,
+    ApiKey, Authorization, Fragment, FragmentHistoryEntry, Location, Organization, OrganizationInvite,
+    OrganizationMember, RegistryItem, Robot, RobotPart, RobotPartHistoryEntry, SharedSecret, shared_secret,
 };
 use crate::proto::viam::common::v1::LogEntry;
 
@@ -109,15 +108,9 @@ keyed! {
 
 pub fn index_of<T: Keyed>(items: &[T], id: &str) -> Result<usize, Status> {
     if id.is_empty() {
-        return Err(Status::invalid_argument(format!(
-            "{} id is required",
-            T::KIND
-        )));
+        return Err(Status::invalid_argument(format!("{} id is required", T::KIND)));
     }
-    items
-        .iter()
-        .position(|item| item.key() == id)
-        .ok_or_else(|| not_found(T::KIND, id))
+    items.iter().position(|item| item.key() == id).ok_or_else(|| not_found(T::KIND, id))
 }
 
 pub fn find<'a, T: Keyed>(items: &'a [T], id: &str) -> Result<&'a T, Status> {
@@ -143,10 +136,7 @@ pub fn required(value: &str, what: &str) -> Result<(), Status> {
 /// Machine and part names end up in DNS names, so Viam restricts them.
 pub fn check_resource_name(value: &str, what: &str) -> Result<(), Status> {
     required(value, what)?;
-    if !value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(Status::invalid_argument(format!(
             "invalid {what} {value:?}: only letters, numbers, dashes and underscores are allowed"
         )));
@@ -160,22 +150,11 @@ pub fn new_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
 pub fn new_secret() -> String {
-    rand::rng()
-        .sample_iter(Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
+    rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect()
 }
 
 /// Microsecond precision, so a timestamp survives a round trip through Python's datetime (which matters for
@@ -191,20 +170,12 @@ pub fn time_key(t: &Timestamp) -> (i64, i32) {
 }
 
 pub fn new_shared_secret(id: String, secret: String, created_on: Timestamp) -> SharedSecret {
-    SharedSecret {
-        id,
-        secret,
-        created_on: Some(created_on),
-        state: shared_secret::State::Enabled as i32,
-    }
+    SharedSecret { id, secret, created_on: Some(created_on), state: shared_secret::State::Enabled as i32 }
 }
 
 /// Removes a location or part secret; the last one cannot go, or nothing could connect any more.
 pub fn remove_secret(secrets: &mut Vec<SharedSecret>, secret_id: &str) -> Result<(), Status> {
-    let index = secrets
-        .iter()
-        .position(|s| s.id == secret_id)
-        .ok_or_else(|| not_found("secret", secret_id))?;
+    let index = secrets.iter().position(|s| s.id == secret_id).ok_or_else(|| not_found("secret", secret_id))?;
     if secrets.len() == 1 {
         return Err(Status::failed_precondition("cannot delete the last secret"));
     }
@@ -232,18 +203,14 @@ pub fn config_from(json: Option<&str>, config: Option<Struct>) -> Result<Option<
         Some(text) => {
             let value = serde_json::from_str(text)
                 .map_err(|e| Status::invalid_argument(format!("invalid config JSON: {e}")))?;
-            json_to_struct(value)
-                .map(Some)
-                .map_err(|e| Status::invalid_argument(format!("invalid config JSON: {e}")))
+            json_to_struct(value).map(Some).map_err(|e| Status::invalid_argument(format!("invalid config JSON: {e}")))
         }
         None => Ok(config),
     }
 }
 
 pub fn config_json(config: Option<&Struct>) -> String {
-    let value = config
-        .map(struct_to_json)
-        .unwrap_or_else(|| serde_json::json!({}));
+    let value = config.map(struct_to_json).unwrap_or_else(|| serde_json::json!({}));
     serde_json::to_string_pretty(&value).expect("JSON values always serialize")
 }
 
@@ -263,11 +230,7 @@ pub fn page<T: Clone>(
         _ => default_limit,
     };
     let end = (start + limit).min(items.len());
-    let next = if end < items.len() {
-        end.to_string()
-    } else {
-        String::new()
-    };
+    let next = if end < items.len() { end.to_string() } else { String::new() };
     Ok((items[start..end].to_vec(), next))
 }
 
@@ -287,10 +250,7 @@ pub fn parse_token(token: Option<&str>, len: usize) -> Result<usize, Status> {
 /// accepts `"fragments": ["<id>"]` as well as `[{"id": "<id>", ...}]`; modules use `module_id`).
 pub fn config_refs(config: Option<&Struct>, list: &str, id_field: &str) -> Vec<String> {
     use prost_types::value::Kind;
-    let Some(Kind::ListValue(items)) = config
-        .and_then(|c| c.fields.get(list))
-        .and_then(|v| v.kind.as_ref())
-    else {
+    let Some(Kind::ListValue(items)) = config.and_then(|c| c.fields.get(list)).and_then(|v| v.kind.as_ref()) else {
         return Vec::new();
     };
     items

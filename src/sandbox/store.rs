@@ -37,21 +37,14 @@ impl Store {
                 .with_context(|| format!("writing {}", path.display()))?;
             state
         };
-        let store = Store {
-            path,
-            prepared: AtomicU64::new(0),
-            written: Arc::new(Mutex::new(0)),
-        };
+        let store = Store { path, prepared: AtomicU64::new(0), written: Arc::new(Mutex::new(0)) };
         Ok((store, state))
     }
 
     /// Serializes `state`; called with the state lock held, so sequence numbers follow the order of mutations.
     pub fn prepare(&self, state: &State) -> Pending {
         let bytes = serde_json::to_vec_pretty(state).expect("the state always serializes");
-        Pending {
-            seq: self.prepared.fetch_add(1, Ordering::SeqCst) + 1,
-            bytes,
-        }
+        Pending { seq: self.prepared.fetch_add(1, Ordering::SeqCst) + 1, bytes }
     }
 
     /// Writes the snapshot unless a newer one is already on disk (which then includes this mutation too).
@@ -74,13 +67,8 @@ impl Store {
 /// Temp file in the same directory, fsync, rename, fsync the directory: a crash leaves either the old or the
 /// new file, never a torn one.
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("the state file path has no file name"))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| io::Error::other("the state file path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let mut file = File::create(&tmp)?;
     file.write_all(bytes)?;

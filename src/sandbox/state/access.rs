@@ -21,11 +21,7 @@ impl State {
     fn resource_orgs(&self, resource_type: &str, id: &str) -> Result<Vec<&str>, Status> {
         Ok(match resource_type {
             "organization" => vec![self.org(id)?.id.as_str()],
-            "location" => find(&self.locations, id)?
-                .organizations
-                .iter()
-                .map(|o| o.organization_id.as_str())
-                .collect(),
+            "location" => find(&self.locations, id)?.organizations.iter().map(|o| o.organization_id.as_str()).collect(),
             _ => {
                 find(&self.robots, id)?;
                 self.robot_org(id).into_iter().collect()
@@ -47,9 +43,7 @@ impl State {
                 a.resource_type
             )));
         }
-        let role = a
-            .authorization_id
-            .strip_prefix(&format!("{}_", a.resource_type));
+        let role = a.authorization_id.strip_prefix(&format!("{}_", a.resource_type));
         if !matches!(role, Some("owner" | "operator")) {
             return Err(Status::invalid_argument(format!(
                 "role {:?} does not apply to a {}; use {1}_owner or {1}_operator",
@@ -57,14 +51,9 @@ impl State {
             )));
         }
         if !a.organization_id.is_empty() && a.organization_id != org_id {
-            return Err(Status::invalid_argument(
-                "the authorization names a different organization",
-            ));
+            return Err(Status::invalid_argument("the authorization names a different organization"));
         }
-        if !self
-            .resource_orgs(&a.resource_type, &a.resource_id)?
-            .contains(&org_id)
-        {
+        if !self.resource_orgs(&a.resource_type, &a.resource_id)?.contains(&org_id) {
             return Err(Status::invalid_argument(format!(
                 "{} {:?} is not part of organization {org_id:?}",
                 a.resource_type, a.resource_id
@@ -101,9 +90,7 @@ impl State {
         self.check_grant(a, &a.organization_id)?;
         self.check_identity(a)?;
         if self.authorizations.iter().any(|existing| **existing == *a) {
-            return Err(Status::already_exists(
-                "the identity already has this authorization",
-            ));
+            return Err(Status::already_exists("the identity already has this authorization"));
         }
         Ok(())
     }
@@ -116,32 +103,19 @@ impl State {
     }
 
     pub fn key_with_authorizations(&self, key: &ApiKey) -> ApiKeyWithAuthorizations {
-        let authorizations = self
-            .authorizations
-            .iter()
-            .filter(|a| a.identity_id == key.id)
-            .map(|a| details(a))
-            .collect();
-        ApiKeyWithAuthorizations {
-            api_key: Some(key.clone()),
-            authorizations,
-        }
+        let authorizations =
+            self.authorizations.iter().filter(|a| a.identity_id == key.id).map(|a| details(a)).collect();
+        ApiKeyWithAuthorizations { api_key: Some(key.clone()), authorizations }
     }
 
     /// A key whose grants all went away (with their organization) can do nothing any more.
     pub fn drop_keys_without_authorizations(&mut self) {
         let authorizations = &self.authorizations;
-        self.api_keys
-            .retain(|k| authorizations.iter().any(|a| a.identity_id == k.id));
+        self.api_keys.retain(|k| authorizations.iter().any(|a| a.identity_id == k.id));
     }
 
     fn add_key(&mut self, name: String, grants: Vec<Authorization>) -> (String, String) {
-        let key = ApiKey {
-            id: new_id(),
-            key: new_secret(),
-            name,
-            created_on: Some(now()),
-        };
+        let key = ApiKey { id: new_id(), key: new_secret(), name, created_on: Some(now()) };
         for grant in grants {
             self.authorizations.push(Pb(Authorization {
                 identity_id: key.id.clone(),
@@ -155,18 +129,14 @@ impl State {
     }
 
     pub fn add_role(&mut self, r: AddRoleRequest) -> Result<AddRoleResponse, Status> {
-        let a = r
-            .authorization
-            .ok_or_else(|| Status::invalid_argument("authorization is required"))?;
+        let a = r.authorization.ok_or_else(|| Status::invalid_argument("authorization is required"))?;
         self.check_new_authorization(&a)?;
         self.authorizations.push(Pb(a));
         Ok(AddRoleResponse {})
     }
 
     pub fn remove_role(&mut self, r: RemoveRoleRequest) -> Result<RemoveRoleResponse, Status> {
-        let a = r
-            .authorization
-            .ok_or_else(|| Status::invalid_argument("authorization is required"))?;
+        let a = r.authorization.ok_or_else(|| Status::invalid_argument("authorization is required"))?;
         let index = self.authorization_index(&a)?;
         self.authorizations.remove(index);
         Ok(RemoveRoleResponse {})
@@ -174,9 +144,7 @@ impl State {
 
     pub fn change_role(&mut self, r: ChangeRoleRequest) -> Result<ChangeRoleResponse, Status> {
         let (Some(old), Some(new)) = (r.old_authorization, r.new_authorization) else {
-            return Err(Status::invalid_argument(
-                "old_authorization and new_authorization are required",
-            ));
+            return Err(Status::invalid_argument("old_authorization and new_authorization are required"));
         };
         let index = self.authorization_index(&old)?;
         self.check_new_authorization(&new)?;
@@ -184,10 +152,7 @@ impl State {
         Ok(ChangeRoleResponse {})
     }
 
-    pub fn list_authorizations(
-        &self,
-        r: ListAuthorizationsRequest,
-    ) -> Result<ListAuthorizationsResponse, Status> {
+    pub fn list_authorizations(&self, r: ListAuthorizationsRequest) -> Result<ListAuthorizationsResponse, Status> {
         self.org(&r.organization_id)?;
         let authorizations = self
             .authorizations
@@ -200,27 +165,20 @@ impl State {
     }
 
     /// Sandbox callers hold every permission, on resources that exist.
-    pub fn check_permissions(
-        &self,
-        r: CheckPermissionsRequest,
-    ) -> Result<CheckPermissionsResponse, Status> {
+    pub fn check_permissions(&self, r: CheckPermissionsRequest) -> Result<CheckPermissionsResponse, Status> {
         let authorized_permissions = r
             .permissions
             .into_iter()
             .filter(|p| RESOURCE_TYPES.contains(&p.resource_type.as_str()))
             .filter(|p| self.resource_orgs(&p.resource_type, &p.resource_id).is_ok())
             .collect();
-        Ok(CheckPermissionsResponse {
-            authorized_permissions,
-        })
+        Ok(CheckPermissionsResponse { authorized_permissions })
     }
 
     pub fn create_key(&mut self, r: CreateKeyRequest) -> Result<CreateKeyResponse, Status> {
         required(&r.name, "key name")?;
         if r.authorizations.is_empty() {
-            return Err(Status::invalid_argument(
-                "at least one authorization is required",
-            ));
+            return Err(Status::invalid_argument("at least one authorization is required"));
         }
         for a in &r.authorizations {
             required(&a.organization_id, "authorization organization id")?;
@@ -242,12 +200,7 @@ impl State {
         r: CreateKeyFromExistingKeyAuthorizationsRequest,
     ) -> Result<CreateKeyFromExistingKeyAuthorizationsResponse, Status> {
         let name = format!("{} (copy)", find(&self.api_keys, &r.id)?.name);
-        let grants = self
-            .authorizations
-            .iter()
-            .filter(|a| a.identity_id == r.id)
-            .map(|a| a.0.clone())
-            .collect();
+        let grants = self.authorizations.iter().filter(|a| a.identity_id == r.id).map(|a| a.0.clone()).collect();
         let (id, key) = self.add_key(name, grants);
         Ok(CreateKeyFromExistingKeyAuthorizationsResponse { id, key })
     }
@@ -258,11 +211,7 @@ impl State {
         let api_keys = self
             .api_keys
             .iter()
-            .filter(|k| {
-                self.authorizations
-                    .iter()
-                    .any(|a| a.identity_id == k.id && a.organization_id == r.org_id)
-            })
+            .filter(|k| self.authorizations.iter().any(|a| a.identity_id == k.id && a.organization_id == r.org_id))
             .map(|k| self.key_with_authorizations(k))
             .collect();
         Ok(ListKeysResponse { api_keys })
@@ -272,10 +221,7 @@ impl State {
     pub fn rotate_key(&mut self, r: RotateKeyRequest) -> Result<RotateKeyResponse, Status> {
         let key = find_mut(&mut self.api_keys, &r.id)?;
         key.key = new_secret();
-        Ok(RotateKeyResponse {
-            id: key.id.clone(),
-            key: key.key.clone(),
-        })
+        Ok(RotateKeyResponse { id: key.id.clone(), key: key.key.clone() })
     }
 
     /// Whether `key` is the current secret of API key `id`.

@@ -26,54 +26,19 @@ impl PartRecord {
 pub fn synth_log(host: &str, n: u64, time: Timestamp) -> LogEntry {
     let value = n * 37 % 100;
     let (level, logger, component, message) = match n % 8 {
-        0 => (
-            "info",
-            "rdk.resource_manager",
-            "",
-            "now configuring resources".to_string(),
-        ),
-        1 => (
-            "debug",
-            "rdk.components.motor",
-            "left-wheel",
-            format!("set power to {value}%"),
-        ),
-        2 => (
-            "info",
-            "rdk.networking",
-            "",
-            format!("cloud connection healthy, round trip {value} ms"),
-        ),
+        0 => ("info", "rdk.resource_manager", "", "now configuring resources".to_string()),
+        1 => ("debug", "rdk.components.motor", "left-wheel", format!("set power to {value}%")),
+        2 => ("info", "rdk.networking", "", format!("cloud connection healthy, round trip {value} ms")),
         3 => (
             "warn",
             "rdk.components.motor",
             "right-wheel",
             format!("current draw high: {}.{} A", value / 10, value % 10),
         ),
-        4 => (
-            "debug",
-            "rdk.services.motion",
-            "",
-            format!("plan step {value} reached"),
-        ),
-        5 => (
-            "error",
-            "rdk.components.camera",
-            "front-cam",
-            "failed to read frame: timeout after 500 ms".to_string(),
-        ),
-        6 => (
-            "info",
-            "rdk.modmanager",
-            "",
-            "module demo-robotics_wheel-odometry is healthy".to_string(),
-        ),
-        _ => (
-            "warn",
-            "rdk.networking",
-            "",
-            format!("wifi signal weak: -{} dBm", 60 + value / 4),
-        ),
+        4 => ("debug", "rdk.services.motion", "", format!("plan step {value} reached")),
+        5 => ("error", "rdk.components.camera", "front-cam", "failed to read frame: timeout after 500 ms".to_string()),
+        6 => ("info", "rdk.modmanager", "", "module demo-robotics_wheel-odometry is healthy".to_string()),
+        _ => ("warn", "rdk.networking", "", format!("wifi signal weak: -{} dBm", 60 + value / 4)),
     };
     let caller = json!({
         "Defined": true,
@@ -89,11 +54,7 @@ pub fn synth_log(host: &str, n: u64, time: Timestamp) -> LogEntry {
         logger_name: logger.to_string(),
         message,
         caller: json_to_struct(caller).ok(),
-        stack: if level == "error" {
-            format!("goroutine {n} [running]:\n{logger}.run()")
-        } else {
-            String::new()
-        },
+        stack: if level == "error" { format!("goroutine {n} [running]:\n{logger}.run()") } else { String::new() },
         fields: json_to_struct(fields).into_iter().collect(),
     }
 }
@@ -115,10 +76,7 @@ pub struct LogTail {
 impl State {
     /// Newest first unless `order` says ascending. Page tokens are positions in the part's log, so entries
     /// appended while paging (by a tail) do not shift the pages of a descending read.
-    pub fn get_robot_part_logs(
-        &self,
-        r: GetRobotPartLogsRequest,
-    ) -> Result<GetRobotPartLogsResponse, Status> {
+    pub fn get_robot_part_logs(&self, r: GetRobotPartLogsRequest) -> Result<GetRobotPartLogsResponse, Status> {
         let logs = &find(&self.parts, &r.id)?.logs;
         #[allow(deprecated)]
         let errors_only = r.errors_only;
@@ -126,11 +84,7 @@ impl State {
         if levels.is_empty() && errors_only {
             levels.push("error".into());
         }
-        let filter = r
-            .filter
-            .as_deref()
-            .filter(|f| !f.is_empty())
-            .map(str::to_lowercase);
+        let filter = r.filter.as_deref().filter(|f| !f.is_empty()).map(str::to_lowercase);
         let limit = match r.limit {
             Some(l) if l < 0 => return Err(Status::invalid_argument("limit must not be negative")),
             Some(l) if l > 0 => (l as usize).min(LOG_BATCH),
@@ -145,9 +99,7 @@ impl State {
                 && end.is_none_or(|e| time <= Some(e))
         };
         let cursor = r.page_token.as_deref().filter(|t| !t.is_empty());
-        let cursor = cursor
-            .map(|t| parse_token(Some(t), logs.len()))
-            .transpose()?;
+        let cursor = cursor.map(|t| parse_token(Some(t), logs.len())).transpose()?;
         let ascending = r.order == Some(LogOrder::Ascending as i32);
         let positions: Box<dyn Iterator<Item = usize>> = if ascending {
             Box::new(cursor.unwrap_or(0)..logs.len())
@@ -160,21 +112,14 @@ impl State {
             (Some(&last), Some(_)) => if ascending { last + 1 } else { last }.to_string(),
             _ => String::new(),
         };
-        Ok(GetRobotPartLogsResponse {
-            logs: picked.iter().map(|&i| logs[i].0.clone()).collect(),
-            next_page_token,
-        })
+        Ok(GetRobotPartLogsResponse { logs: picked.iter().map(|&i| logs[i].0.clone()).collect(), next_page_token })
     }
 
     pub fn tail_robot_part_logs(&self, r: TailRobotPartLogsRequest) -> Result<LogTail, Status> {
         let record = find(&self.parts, &r.id)?;
         Ok(LogTail {
             part_id: r.id,
-            levels: if r.errors_only {
-                vec!["error".into()]
-            } else {
-                Vec::new()
-            },
+            levels: if r.errors_only { vec!["error".into()] } else { Vec::new() },
             filter: r.filter.filter(|f| !f.is_empty()).map(|f| f.to_lowercase()),
             next: record.logs.len() as u64,
         })

@@ -8,9 +8,7 @@ const DEFAULT_REGION: &str = "us-east-1";
 
 fn check_namespace(namespace: &str) -> Result<(), Status> {
     let valid = namespace.starts_with(|c: char| c.is_ascii_lowercase())
-        && namespace
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && namespace.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
         return Err(Status::invalid_argument(format!(
             "invalid public namespace {namespace:?}: use lowercase letters, digits and dashes, starting with a letter"
@@ -41,30 +39,20 @@ impl State {
     }
 
     fn namespace_taken(&self, namespace: &str, except_org: &str) -> bool {
-        self.organizations
-            .iter()
-            .any(|r| r.org.id != except_org && r.org.public_namespace == namespace)
+        self.organizations.iter().any(|r| r.org.id != except_org && r.org.public_namespace == namespace)
     }
 
-    pub fn get_user_id_by_email(
-        &self,
-        r: GetUserIdByEmailRequest,
-    ) -> Result<GetUserIdByEmailResponse, Status> {
+    pub fn get_user_id_by_email(&self, r: GetUserIdByEmailRequest) -> Result<GetUserIdByEmailResponse, Status> {
         check_email(&r.email)?;
         self.organizations
             .iter()
             .flat_map(|o| &o.members)
             .find(|m| m.emails.iter().any(|e| e.eq_ignore_ascii_case(&r.email)))
-            .map(|m| GetUserIdByEmailResponse {
-                user_id: m.user_id.clone(),
-            })
+            .map(|m| GetUserIdByEmailResponse { user_id: m.user_id.clone() })
             .ok_or_else(|| Status::not_found(format!("no user with email {:?}", r.email)))
     }
 
-    pub fn create_organization(
-        &mut self,
-        r: CreateOrganizationRequest,
-    ) -> Result<CreateOrganizationResponse, Status> {
+    pub fn create_organization(&mut self, r: CreateOrganizationRequest) -> Result<CreateOrganizationResponse, Status> {
         required(&r.name, "organization name")?;
         let org = Organization {
             id: new_id(),
@@ -73,19 +61,11 @@ impl State {
             default_region: DEFAULT_REGION.into(),
             ..Default::default()
         };
-        self.organizations.push(OrgRecord {
-            org: Pb(org.clone()),
-            ..Default::default()
-        });
-        Ok(CreateOrganizationResponse {
-            organization: Some(org),
-        })
+        self.organizations.push(OrgRecord { org: Pb(org.clone()), ..Default::default() });
+        Ok(CreateOrganizationResponse { organization: Some(org) })
     }
 
-    pub fn list_organizations(
-        &self,
-        _: ListOrganizationsRequest,
-    ) -> Result<ListOrganizationsResponse, Status> {
+    pub fn list_organizations(&self, _: ListOrganizationsRequest) -> Result<ListOrganizationsResponse, Status> {
         let organizations = self.organizations.iter().map(|r| r.org.0.clone()).collect();
         Ok(ListOrganizationsResponse { organizations })
     }
@@ -99,14 +79,9 @@ impl State {
             .organizations
             .iter()
             .filter_map(|lo| self.org(&lo.organization_id).ok())
-            .map(|o| OrganizationIdentity {
-                id: o.id.clone(),
-                name: o.name.clone(),
-            })
+            .map(|o| OrganizationIdentity { id: o.id.clone(), name: o.name.clone() })
             .collect();
-        Ok(GetOrganizationsWithAccessToLocationResponse {
-            organization_identities,
-        })
+        Ok(GetOrganizationsWithAccessToLocationResponse { organization_identities })
     }
 
     pub fn list_organizations_by_user(
@@ -129,13 +104,8 @@ impl State {
         Ok(ListOrganizationsByUserResponse { orgs })
     }
 
-    pub fn get_organization(
-        &self,
-        r: GetOrganizationRequest,
-    ) -> Result<GetOrganizationResponse, Status> {
-        Ok(GetOrganizationResponse {
-            organization: Some(self.org(&r.organization_id)?.clone()),
-        })
+    pub fn get_organization(&self, r: GetOrganizationRequest) -> Result<GetOrganizationResponse, Status> {
+        Ok(GetOrganizationResponse { organization: Some(self.org(&r.organization_id)?.clone()) })
     }
 
     pub fn get_organization_namespace_availability(
@@ -148,10 +118,7 @@ impl State {
         })
     }
 
-    pub fn update_organization(
-        &mut self,
-        r: UpdateOrganizationRequest,
-    ) -> Result<UpdateOrganizationResponse, Status> {
+    pub fn update_organization(&mut self, r: UpdateOrganizationRequest) -> Result<UpdateOrganizationResponse, Status> {
         self.org(&r.organization_id)?;
         if let Some(name) = &r.name {
             required(name, "organization name")?;
@@ -159,9 +126,7 @@ impl State {
         if let Some(namespace) = &r.public_namespace {
             check_namespace(namespace)?;
             if self.namespace_taken(namespace, &r.organization_id) {
-                return Err(Status::already_exists(format!(
-                    "public namespace {namespace:?} is already taken"
-                )));
+                return Err(Status::already_exists(format!("public namespace {namespace:?} is already taken")));
             }
         }
         for import in r.default_fragments.iter().flat_map(|l| &l.fragments) {
@@ -186,24 +151,15 @@ impl State {
         if r.allowed_login_methods.is_some() {
             org.allowed_login_methods = r.allowed_login_methods;
         }
-        Ok(UpdateOrganizationResponse {
-            organization: Some(org.0.clone()),
-        })
+        Ok(UpdateOrganizationResponse { organization: Some(org.0.clone()) })
     }
 
     /// Refused while locations remain (like Viam, which makes you empty an organization first); owned
     /// fragments, registry items and role grants go with it.
-    pub fn delete_organization(
-        &mut self,
-        r: DeleteOrganizationRequest,
-    ) -> Result<DeleteOrganizationResponse, Status> {
+    pub fn delete_organization(&mut self, r: DeleteOrganizationRequest) -> Result<DeleteOrganizationResponse, Status> {
         let id = r.organization_id;
         let index = index_of(&self.organizations, &id)?;
-        let owned = self
-            .locations
-            .iter()
-            .filter(|l| super::primary_org(l) == id)
-            .count();
+        let owned = self.locations.iter().filter(|l| super::primary_org(l) == id).count();
         if owned > 0 {
             return Err(Status::failed_precondition(format!(
                 "organization {id:?} still has {owned} location(s); delete them first"
@@ -213,17 +169,11 @@ impl State {
         for location in &mut self.locations {
             location.organizations.retain(|lo| lo.organization_id != id);
         }
-        self.fragments
-            .retain(|f| f.fragment.organization_owner != id);
-        let removed_items: Vec<String> = self
-            .registry_items
-            .iter()
-            .filter(|i| i.organization_id == id)
-            .map(|i| i.item_id.clone())
-            .collect();
+        self.fragments.retain(|f| f.fragment.organization_owner != id);
+        let removed_items: Vec<String> =
+            self.registry_items.iter().filter(|i| i.organization_id == id).map(|i| i.item_id.clone()).collect();
         self.registry_items.retain(|i| i.organization_id != id);
-        self.module_files
-            .retain(|f| !removed_items.contains(&f.module_id));
+        self.module_files.retain(|f| !removed_items.contains(&f.module_id));
         self.authorizations.retain(|a| a.organization_id != id);
         self.drop_keys_without_authorizations();
         Ok(DeleteOrganizationResponse {})
@@ -247,11 +197,7 @@ impl State {
     ) -> Result<CreateOrganizationInviteResponse, Status> {
         let record = find(&self.organizations, &r.organization_id)?;
         check_email(&r.email)?;
-        let email_taken = record
-            .members
-            .iter()
-            .flat_map(|m| &m.emails)
-            .any(|e| e.eq_ignore_ascii_case(&r.email))
+        let email_taken = record.members.iter().flat_map(|m| &m.emails).any(|e| e.eq_ignore_ascii_case(&r.email))
             || invite_index(record, &r.email).is_ok();
         if email_taken {
             return Err(Status::already_exists(format!(
@@ -260,9 +206,7 @@ impl State {
             )));
         }
         if r.authorizations.is_empty() {
-            return Err(Status::invalid_argument(
-                "at least one authorization is required",
-            ));
+            return Err(Status::invalid_argument("at least one authorization is required"));
         }
         for a in &r.authorizations {
             self.check_grant(a, &r.organization_id)?;
@@ -273,12 +217,8 @@ impl State {
             created_on: Some(now()),
             authorizations: r.authorizations,
         };
-        find_mut(&mut self.organizations, &r.organization_id)?
-            .invites
-            .push(Pb(invite.clone()));
-        Ok(CreateOrganizationInviteResponse {
-            invite: Some(invite),
-        })
+        find_mut(&mut self.organizations, &r.organization_id)?.invites.push(Pb(invite.clone()));
+        Ok(CreateOrganizationInviteResponse { invite: Some(invite) })
     }
 
     pub fn update_organization_invite_authorizations(
@@ -298,15 +238,11 @@ impl State {
             }
         }
         if authorizations.is_empty() {
-            return Err(Status::invalid_argument(
-                "an invite needs at least one authorization",
-            ));
+            return Err(Status::invalid_argument("an invite needs at least one authorization"));
         }
         let invite = &mut find_mut(&mut self.organizations, &r.organization_id)?.invites[index];
         invite.authorizations = authorizations;
-        Ok(UpdateOrganizationInviteAuthorizationsResponse {
-            invite: Some(invite.0.clone()),
-        })
+        Ok(UpdateOrganizationInviteAuthorizationsResponse { invite: Some(invite.0.clone()) })
     }
 
     pub fn delete_organization_member(
@@ -320,8 +256,7 @@ impl State {
             .position(|m| m.user_id == r.user_id)
             .ok_or_else(|| super::not_found("member", &r.user_id))?;
         record.members.remove(index);
-        self.authorizations
-            .retain(|a| !(a.organization_id == r.organization_id && a.identity_id == r.user_id));
+        self.authorizations.retain(|a| !(a.organization_id == r.organization_id && a.identity_id == r.user_id));
         Ok(DeleteOrganizationMemberResponse {})
     }
 
@@ -341,8 +276,6 @@ impl State {
     ) -> Result<ResendOrganizationInviteResponse, Status> {
         let record = find(&self.organizations, &r.organization_id)?;
         let invite = &record.invites[invite_index(record, &r.email)?];
-        Ok(ResendOrganizationInviteResponse {
-            invite: Some(invite.0.clone()),
-        })
+        Ok(ResendOrganizationInviteResponse { invite: Some(invite.0.clone()) })
     }
 }

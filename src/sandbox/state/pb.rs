@@ -10,19 +10,14 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(crate::proto::DESCRIPTOR_SET)
-        .expect("the build script emits a valid descriptor set")
+    DescriptorPool::decode(crate::proto::DESCRIPTOR_SET).expect("the build script emits a valid descriptor set")
 });
 
 fn descriptor(full_name: &str) -> MessageDescriptor {
-    POOL.get_message_by_name(full_name)
-        .unwrap_or_else(|| panic!("{full_name} is missing from the descriptor set"))
+    POOL.get_message_by_name(full_name).unwrap_or_else(|| panic!("{full_name} is missing from the descriptor set"))
 }
 
-fn to_dynamic<M: Message>(
-    full_name: &str,
-    message: &M,
-) -> Result<DynamicMessage, prost::DecodeError> {
+fn to_dynamic<M: Message>(full_name: &str, message: &M) -> Result<DynamicMessage, prost::DecodeError> {
     DynamicMessage::decode(descriptor(full_name), message.encode_to_vec().as_slice())
 }
 
@@ -45,9 +40,7 @@ impl<M> DerefMut for Pb<M> {
 
 impl<M: Message + Name> Serialize for Pb<M> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        to_dynamic(&M::full_name(), &self.0)
-            .map_err(S::Error::custom)?
-            .serialize(serializer)
+        to_dynamic(&M::full_name(), &self.0).map_err(S::Error::custom)?.serialize(serializer)
     }
 }
 

@@ -12,9 +12,7 @@ use crate::proto::viam::app::v1::*;
 
 fn check_item_name(name: &str) -> Result<(), Status> {
     required(name, "name")?;
-    let valid = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let valid = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
         return Err(Status::invalid_argument(format!(
             "invalid name {name:?}: use lowercase letters, digits, dashes and underscores"
@@ -27,11 +25,7 @@ fn check_item_name(name: &str) -> Result<(), Status> {
 fn check_version(version: &str) -> Result<(), Status> {
     let core = version.split('-').next().unwrap_or_default();
     let parts: Vec<&str> = core.split('.').collect();
-    if parts.len() != 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
-    {
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
         return Err(Status::invalid_argument(format!(
             "invalid version {version:?}: expected semantic versioning like 1.2.3"
         )));
@@ -48,10 +42,7 @@ fn check_visibility(visibility: i32) -> Result<(), Status> {
 
 /// Where the item lives on app.viam.com.
 fn app_url(item_id: &str) -> String {
-    format!(
-        "https://app.viam.com/module/{}",
-        item_id.replacen(':', "/", 1)
-    )
+    format!("https://app.viam.com/module/{}", item_id.replacen(':', "/", 1))
 }
 
 fn visible_to(item: &RegistryItem, org_id: Option<&str>) -> bool {
@@ -80,9 +71,7 @@ impl State {
             .parts
             .iter()
             .filter(|p| {
-                config_refs(p.part.robot_config.as_ref(), "modules", "module_id")
-                    .iter()
-                    .any(|m| m == module_id)
+                config_refs(p.part.robot_config.as_ref(), "modules", "module_id").iter().any(|m| m == module_id)
             })
             .map(|p| p.part.robot.as_str())
             .collect();
@@ -93,15 +82,8 @@ impl State {
     /// One entry per uploaded version, in upload order.
     fn module_versions(&self, module_id: &str, metadata: &ModuleMetadata) -> Vec<ModuleVersion> {
         let mut versions: Vec<ModuleVersion> = Vec::new();
-        for file in self
-            .module_files
-            .iter()
-            .filter(|f| f.module_id == module_id)
-        {
-            let upload = Uploads {
-                platform: file.platform.clone(),
-                uploaded_at: Some(*file.uploaded_at),
-            };
+        for file in self.module_files.iter().filter(|f| f.module_id == module_id) {
+            let upload = Uploads { platform: file.platform.clone(), uploaded_at: Some(*file.uploaded_at) };
             match versions.iter_mut().find(|v| v.version == file.version) {
                 Some(version) => version.files.push(upload),
                 None => versions.push(ModuleVersion {
@@ -121,14 +103,10 @@ impl State {
 
     fn item_view(&self, item: &RegistryItem) -> RegistryItem {
         let mut item = item.clone();
-        item.public_namespace = self
-            .org(&item.organization_id)
-            .map(|o| o.public_namespace.clone())
-            .unwrap_or_default();
+        item.public_namespace = self.org(&item.organization_id).map(|o| o.public_namespace.clone()).unwrap_or_default();
         if let Some(Metadata::ModuleMetadata(metadata)) = &mut item.metadata {
             metadata.versions = self.module_versions(&item.item_id, metadata);
-            (item.total_robot_usage, item.total_organization_usage) =
-                self.module_usage(&item.item_id);
+            (item.total_robot_usage, item.total_organization_usage) = self.module_usage(&item.item_id);
         }
         item
     }
@@ -173,24 +151,13 @@ impl State {
     }
 
     /// Items are named `<public namespace>:<name>`, or `<organization id>:<name>` without a namespace.
-    fn add_item(
-        &mut self,
-        org_id: &str,
-        name: String,
-        package_type: PackageType,
-    ) -> Result<String, Status> {
+    fn add_item(&mut self, org_id: &str, name: String, package_type: PackageType) -> Result<String, Status> {
         check_item_name(&name)?;
         let org = self.org(org_id)?;
-        let prefix = if org.public_namespace.is_empty() {
-            &org.id
-        } else {
-            &org.public_namespace
-        };
+        let prefix = if org.public_namespace.is_empty() { &org.id } else { &org.public_namespace };
         let item_id = format!("{prefix}:{name}");
         if self.registry_items.iter().any(|i| i.item_id == item_id) {
-            return Err(Status::already_exists(format!(
-                "registry item {item_id:?} already exists"
-            )));
+            return Err(Status::already_exists(format!("registry item {item_id:?} already exists")));
         }
         let metadata = match package_type {
             PackageType::Module => Some(Metadata::ModuleMetadata(Default::default())),
@@ -213,19 +180,11 @@ impl State {
         Ok(item_id)
     }
 
-    pub fn get_registry_item(
-        &self,
-        r: GetRegistryItemRequest,
-    ) -> Result<GetRegistryItemResponse, Status> {
-        Ok(GetRegistryItemResponse {
-            item: Some(self.item_view(find(&self.registry_items, &r.item_id)?)),
-        })
+    pub fn get_registry_item(&self, r: GetRegistryItemRequest) -> Result<GetRegistryItemResponse, Status> {
+        Ok(GetRegistryItemResponse { item: Some(self.item_view(find(&self.registry_items, &r.item_id)?)) })
     }
 
-    pub fn create_registry_item(
-        &mut self,
-        r: CreateRegistryItemRequest,
-    ) -> Result<CreateRegistryItemResponse, Status> {
+    pub fn create_registry_item(&mut self, r: CreateRegistryItemRequest) -> Result<CreateRegistryItemResponse, Status> {
         let package_type = PackageType::try_from(r.r#type)
             .ok()
             .filter(|t| *t != PackageType::Unspecified)
@@ -234,37 +193,21 @@ impl State {
         Ok(CreateRegistryItemResponse {})
     }
 
-    pub fn update_registry_item(
-        &mut self,
-        r: UpdateRegistryItemRequest,
-    ) -> Result<UpdateRegistryItemResponse, Status> {
+    pub fn update_registry_item(&mut self, r: UpdateRegistryItemRequest) -> Result<UpdateRegistryItemResponse, Status> {
         let item = find(&self.registry_items, &r.item_id)?;
         if r.r#type != item.r#type {
-            return Err(Status::invalid_argument(
-                "the package type does not match the registry item",
-            ));
+            return Err(Status::invalid_argument("the package type does not match the registry item"));
         }
         check_visibility(r.visibility)?;
         let metadata_fits = matches!(
             (&r.metadata, &item.metadata),
             (None, _)
-                | (
-                    Some(UpdateMetadata::UpdateModuleMetadata(_)),
-                    Some(Metadata::ModuleMetadata(_))
-                )
-                | (
-                    Some(UpdateMetadata::UpdateMlModelMetadata(_)),
-                    Some(Metadata::MlModelMetadata(_))
-                )
-                | (
-                    Some(UpdateMetadata::UpdateMlTrainingMetadata(_)),
-                    Some(Metadata::MlTrainingMetadata(_))
-                )
+                | (Some(UpdateMetadata::UpdateModuleMetadata(_)), Some(Metadata::ModuleMetadata(_)))
+                | (Some(UpdateMetadata::UpdateMlModelMetadata(_)), Some(Metadata::MlModelMetadata(_)))
+                | (Some(UpdateMetadata::UpdateMlTrainingMetadata(_)), Some(Metadata::MlTrainingMetadata(_)))
         );
         if !metadata_fits {
-            return Err(Status::invalid_argument(
-                "the metadata does not match the registry item's type",
-            ));
+            return Err(Status::invalid_argument("the metadata does not match the registry item's type"));
         }
         let item = find_mut(&mut self.registry_items, &r.item_id)?;
         item.description = r.description;
@@ -285,18 +228,12 @@ impl State {
                 m.language = u.language;
                 m.min_viam_server_version = u.min_viam_server_version;
             }
-            (
-                Some(UpdateMetadata::UpdateMlModelMetadata(u)),
-                Some(Metadata::MlModelMetadata(m)),
-            ) => {
+            (Some(UpdateMetadata::UpdateMlModelMetadata(u)), Some(Metadata::MlModelMetadata(m))) => {
                 m.model_type = u.model_type;
                 m.model_framework = u.model_framework;
                 m.deployment_modular_resources = u.deployment_modular_resources;
             }
-            (
-                Some(UpdateMetadata::UpdateMlTrainingMetadata(u)),
-                Some(Metadata::MlTrainingMetadata(m)),
-            ) => {
+            (Some(UpdateMetadata::UpdateMlTrainingMetadata(u)), Some(Metadata::MlTrainingMetadata(m))) => {
                 m.model_type = u.model_type;
                 m.model_framework = u.model_framework;
                 m.draft = u.draft;
@@ -304,19 +241,14 @@ impl State {
             }
             _ => {}
         }
-        if let (Some(markdown), Some(Metadata::ModuleMetadata(m))) =
-            (r.markdown_description, &mut item.metadata)
-        {
+        if let (Some(markdown), Some(Metadata::ModuleMetadata(m))) = (r.markdown_description, &mut item.metadata) {
             m.markdown_description = Some(markdown);
         }
         Ok(UpdateRegistryItemResponse {})
     }
 
     /// Items an organization can see (its own and public ones); without one, public items only.
-    pub fn list_registry_items(
-        &self,
-        r: ListRegistryItemsRequest,
-    ) -> Result<ListRegistryItemsResponse, Status> {
+    pub fn list_registry_items(&self, r: ListRegistryItemsRequest) -> Result<ListRegistryItemsResponse, Status> {
         if let Some(org_id) = &r.organization_id {
             self.org(org_id)?;
         }
@@ -328,24 +260,16 @@ impl State {
             .filter(|i| r.types.is_empty() || r.types.contains(&i.r#type))
             .filter(|i| r.visibilities.is_empty() || r.visibilities.contains(&i.visibility))
             .map(|i| self.item_view(i))
+            .filter(|i| r.public_namespaces.is_empty() || r.public_namespaces.contains(&i.public_namespace))
             .filter(|i| {
-                r.public_namespaces.is_empty() || r.public_namespaces.contains(&i.public_namespace)
-            })
-            .filter(|i| {
-                search.is_empty()
-                    || format!("{} {}", i.item_id, i.description)
-                        .to_lowercase()
-                        .contains(&search)
+                search.is_empty() || format!("{} {}", i.item_id, i.description).to_lowercase().contains(&search)
             })
             .collect();
         Ok(ListRegistryItemsResponse { items })
     }
 
     /// Refused for a module that machines still load.
-    pub fn delete_registry_item(
-        &mut self,
-        r: DeleteRegistryItemRequest,
-    ) -> Result<DeleteRegistryItemResponse, Status> {
+    pub fn delete_registry_item(&mut self, r: DeleteRegistryItemRequest) -> Result<DeleteRegistryItemResponse, Status> {
         let index = index_of(&self.registry_items, &r.item_id)?;
         let (machines, _) = self.module_usage(&r.item_id);
         if machines > 0 {
@@ -359,21 +283,12 @@ impl State {
         Ok(DeleteRegistryItemResponse {})
     }
 
-    pub fn create_module(
-        &mut self,
-        r: CreateModuleRequest,
-    ) -> Result<CreateModuleResponse, Status> {
+    pub fn create_module(&mut self, r: CreateModuleRequest) -> Result<CreateModuleResponse, Status> {
         let module_id = self.add_item(&r.organization_id, r.name, PackageType::Module)?;
-        Ok(CreateModuleResponse {
-            url: app_url(&module_id),
-            module_id,
-        })
+        Ok(CreateModuleResponse { url: app_url(&module_id), module_id })
     }
 
-    pub fn update_module(
-        &mut self,
-        r: UpdateModuleRequest,
-    ) -> Result<UpdateModuleResponse, Status> {
+    pub fn update_module(&mut self, r: UpdateModuleRequest) -> Result<UpdateModuleResponse, Status> {
         check_visibility(r.visibility)?;
         required(&r.entrypoint, "entrypoint")?;
         let metadata = self.module_metadata_mut(&r.module_id)?;
@@ -387,28 +302,21 @@ impl State {
         item.url = r.url;
         item.description = r.description;
         item.updated_at = Some(now());
-        Ok(UpdateModuleResponse {
-            url: app_url(&r.module_id),
-        })
+        Ok(UpdateModuleResponse { url: app_url(&r.module_id) })
     }
 
     /// Records a module file of `size` bytes (the stream's `file` chunks) for `info`'s version and platform.
-    pub fn upload_module_file(
-        &mut self,
-        info: ModuleFileInfo,
-        size: u64,
-    ) -> Result<UploadModuleFileResponse, Status> {
+    pub fn upload_module_file(&mut self, info: ModuleFileInfo, size: u64) -> Result<UploadModuleFileResponse, Status> {
         self.module_item(&info.module_id)?;
         check_version(&info.version)?;
         required(&info.platform, "platform")?;
         if size == 0 {
             return Err(Status::invalid_argument("no file data received"));
         }
-        let exists = self.module_files.iter().any(|f| {
-            f.module_id == info.module_id
-                && f.version == info.version
-                && f.platform == info.platform
-        });
+        let exists = self
+            .module_files
+            .iter()
+            .any(|f| f.module_id == info.module_id && f.version == info.version && f.platform == info.platform);
         if exists {
             return Err(Status::already_exists(format!(
                 "version {:?} of {:?} already has a file for platform {:?}",
@@ -430,9 +338,7 @@ impl State {
     }
 
     pub fn get_module(&self, r: GetModuleRequest) -> Result<GetModuleResponse, Status> {
-        Ok(GetModuleResponse {
-            module: Some(self.module_view(self.module_item(&r.module_id)?)),
-        })
+        Ok(GetModuleResponse { module: Some(self.module_view(self.module_item(&r.module_id)?)) })
     }
 
     /// Modules an organization can see (its own and public ones); without one, public modules only.
@@ -443,10 +349,7 @@ impl State {
         let modules = self
             .registry_items
             .iter()
-            .filter(|i| {
-                i.r#type == PackageType::Module as i32
-                    && visible_to(i, r.organization_id.as_deref())
-            })
+            .filter(|i| i.r#type == PackageType::Module as i32 && visible_to(i, r.organization_id.as_deref()))
             .map(|i| self.module_view(i))
             .collect();
         Ok(ListModulesResponse { modules })

@@ -3,9 +3,8 @@ use prost_types::{Struct, Timestamp};
 use tonic::Status;
 
 use super::{
-    PartRecord, Pb, State, check_last_known_update, check_resource_name, config_from, config_json,
-    config_refs, find, find_mut, index_of, new_id, new_secret, new_shared_secret, now, page,
-    remove_secret, time_key,
+    PartRecord, Pb, State, check_last_known_update, check_resource_name, config_from, config_json, config_refs, find,
+    find_mut, index_of, new_id, new_secret, new_shared_secret, now, page, remove_secret, time_key,
 };
 use crate::proto::viam::app::v1::*;
 
@@ -26,11 +25,7 @@ pub fn set_part_config(part: &mut RobotPart, config: Option<Struct>) {
 
 /// The deprecated single `secret` mirrors the first of `secrets`.
 fn sync_part_secret(part: &mut RobotPart) {
-    part.secret = part
-        .secrets
-        .first()
-        .map(|s| s.secret.clone())
-        .unwrap_or_default();
+    part.secret = part.secrets.first().map(|s| s.secret.clone()).unwrap_or_default();
 }
 
 /// A new part of `robot` with one fresh secret.
@@ -67,19 +62,12 @@ impl State {
     }
 
     fn parts_of<'a>(&'a self, robot_id: &'a str) -> impl Iterator<Item = &'a RobotPart> + 'a {
-        self.parts
-            .iter()
-            .map(|p| &p.part.0)
-            .filter(move |p| p.robot == robot_id)
+        self.parts.iter().map(|p| &p.part.0).filter(move |p| p.robot == robot_id)
     }
 
     fn check_robot_name(&self, location: &str, name: &str, except_id: &str) -> Result<(), Status> {
         check_resource_name(name, "machine name")?;
-        if self
-            .robots
-            .iter()
-            .any(|r| r.id != except_id && r.location == location && r.name == name)
-        {
+        if self.robots.iter().any(|r| r.id != except_id && r.location == location && r.name == name) {
             return Err(Status::already_exists(format!(
                 "a machine named {name:?} already exists in location {location:?}"
             )));
@@ -89,13 +77,8 @@ impl State {
 
     fn check_part_name(&self, robot_id: &str, name: &str, except_id: &str) -> Result<(), Status> {
         check_resource_name(name, "part name")?;
-        if self
-            .parts_of(robot_id)
-            .any(|p| p.id != except_id && p.name == name)
-        {
-            return Err(Status::already_exists(format!(
-                "a part named {name:?} already exists in the machine"
-            )));
+        if self.parts_of(robot_id).any(|p| p.id != except_id && p.name == name) {
+            return Err(Status::already_exists(format!("a part named {name:?} already exists in the machine")));
         }
         Ok(())
     }
@@ -104,17 +87,12 @@ impl State {
         let id = new_id();
         let secret = new_shared_secret(new_id(), new_secret(), now());
         let part = new_part(id.clone(), name, robot, main_part, now(), secret);
-        self.parts.push(PartRecord {
-            part: Pb(part),
-            ..Default::default()
-        });
+        self.parts.push(PartRecord { part: Pb(part), ..Default::default() });
         id
     }
 
     pub fn get_robot(&self, r: GetRobotRequest) -> Result<GetRobotResponse, Status> {
-        Ok(GetRobotResponse {
-            robot: Some(find(&self.robots, &r.id)?.0.clone()),
-        })
+        Ok(GetRobotResponse { robot: Some(find(&self.robots, &r.id)?.0.clone()) })
     }
 
     /// The sandbox rents out no rovers; the organization must still exist.
@@ -126,48 +104,28 @@ impl State {
         Ok(GetRoverRentalRobotsResponse { robots: Vec::new() })
     }
 
-    pub fn get_robot_parts(
-        &self,
-        r: GetRobotPartsRequest,
-    ) -> Result<GetRobotPartsResponse, Status> {
+    pub fn get_robot_parts(&self, r: GetRobotPartsRequest) -> Result<GetRobotPartsResponse, Status> {
         find(&self.robots, &r.robot_id)?;
-        Ok(GetRobotPartsResponse {
-            parts: self.parts_of(&r.robot_id).cloned().collect(),
-        })
+        Ok(GetRobotPartsResponse { parts: self.parts_of(&r.robot_id).cloned().collect() })
     }
 
     pub fn get_robot_part(&self, r: GetRobotPartRequest) -> Result<GetRobotPartResponse, Status> {
         let part = self.part(&r.id)?;
-        Ok(GetRobotPartResponse {
-            config_json: config_json(part.robot_config.as_ref()),
-            part: Some(part.clone()),
-        })
+        Ok(GetRobotPartResponse { config_json: config_json(part.robot_config.as_ref()), part: Some(part.clone()) })
     }
 
     /// Newest first, optionally limited to edits between `start` and `end`.
-    pub fn get_robot_part_history(
-        &self,
-        r: GetRobotPartHistoryRequest,
-    ) -> Result<GetRobotPartHistoryResponse, Status> {
+    pub fn get_robot_part_history(&self, r: GetRobotPartHistoryRequest) -> Result<GetRobotPartHistoryResponse, Status> {
         let record = find(&self.parts, &r.id)?;
         let in_range = |e: &RobotPartHistoryEntry| {
             let when = e.when.as_ref().map(time_key);
             r.start.as_ref().is_none_or(|s| when >= Some(time_key(s)))
                 && r.end.as_ref().is_none_or(|e| when <= Some(time_key(e)))
         };
-        let entries: Vec<RobotPartHistoryEntry> = record
-            .history
-            .iter()
-            .rev()
-            .map(|e| e.0.clone())
-            .filter(in_range)
-            .collect();
-        let (history, next_page_token) =
-            page(&entries, r.page_token.as_deref(), r.page_limit, 100)?;
-        Ok(GetRobotPartHistoryResponse {
-            history,
-            next_page_token,
-        })
+        let entries: Vec<RobotPartHistoryEntry> =
+            record.history.iter().rev().map(|e| e.0.clone()).filter(in_range).collect();
+        let (history, next_page_token) = page(&entries, r.page_token.as_deref(), r.page_limit, 100)?;
+        Ok(GetRobotPartHistoryResponse { history, next_page_token })
     }
 
     /// Records the part as it was in its history before applying the change.
@@ -178,11 +136,7 @@ impl State {
     ) -> Result<UpdateRobotPartResponse, Status> {
         let current = self.part(&r.id)?.clone();
         self.check_part_name(&current.robot, &r.name, &r.id)?;
-        check_last_known_update(
-            r.last_known_update.as_ref(),
-            current.last_updated.as_ref(),
-            "robot part",
-        )?;
+        check_last_known_update(r.last_known_update.as_ref(), current.last_updated.as_ref(), "robot part")?;
         let config = config_from(r.robot_config_json.as_deref(), r.robot_config)?;
         for fragment_id in config_refs(config.as_ref(), "fragments", "id") {
             find(&self.fragments, &fragment_id)?;
@@ -207,28 +161,18 @@ impl State {
             set_part_config(part, config);
         }
         part.last_updated = Some(when);
-        Ok(UpdateRobotPartResponse {
-            part: Some(part.0.clone()),
-        })
+        Ok(UpdateRobotPartResponse { part: Some(part.0.clone()) })
     }
 
-    pub fn new_robot_part(
-        &mut self,
-        r: NewRobotPartRequest,
-    ) -> Result<NewRobotPartResponse, Status> {
+    pub fn new_robot_part(&mut self, r: NewRobotPartRequest) -> Result<NewRobotPartResponse, Status> {
         let robot = find(&self.robots, &r.robot_id)?.0.clone();
         self.check_part_name(&robot.id, &r.part_name, "")?;
         let main_part = self.parts_of(&robot.id).next().is_none();
-        Ok(NewRobotPartResponse {
-            part_id: self.add_part(&robot, r.part_name, main_part),
-        })
+        Ok(NewRobotPartResponse { part_id: self.add_part(&robot, r.part_name, main_part) })
     }
 
     /// A machine always keeps exactly one main part.
-    pub fn delete_robot_part(
-        &mut self,
-        r: DeleteRobotPartRequest,
-    ) -> Result<DeleteRobotPartResponse, Status> {
+    pub fn delete_robot_part(&mut self, r: DeleteRobotPartRequest) -> Result<DeleteRobotPartResponse, Status> {
         let index = index_of(&self.parts, &r.part_id)?;
         let part = &self.parts[index].part;
         if part.main_part {
@@ -244,30 +188,22 @@ impl State {
         Ok(DeleteRobotPartResponse {})
     }
 
-    pub fn get_robot_api_keys(
-        &self,
-        r: GetRobotApiKeysRequest,
-    ) -> Result<GetRobotApiKeysResponse, Status> {
+    pub fn get_robot_api_keys(&self, r: GetRobotApiKeysRequest) -> Result<GetRobotApiKeysResponse, Status> {
         find(&self.robots, &r.robot_id)?;
         let api_keys = self
             .api_keys
             .iter()
             .filter(|k| {
-                self.authorizations.iter().any(|a| {
-                    a.identity_id == k.id
-                        && a.resource_type == "robot"
-                        && a.resource_id == r.robot_id
-                })
+                self.authorizations
+                    .iter()
+                    .any(|a| a.identity_id == k.id && a.resource_type == "robot" && a.resource_id == r.robot_id)
             })
             .map(|k| self.key_with_authorizations(k))
             .collect();
         Ok(GetRobotApiKeysResponse { api_keys })
     }
 
-    pub fn mark_part_as_main(
-        &mut self,
-        r: MarkPartAsMainRequest,
-    ) -> Result<MarkPartAsMainResponse, Status> {
+    pub fn mark_part_as_main(&mut self, r: MarkPartAsMainRequest) -> Result<MarkPartAsMainResponse, Status> {
         let robot = self.part(&r.part_id)?.robot.clone();
         for record in self.parts.iter_mut().filter(|p| p.part.robot == robot) {
             record.part.main_part = record.part.id == r.part_id;
@@ -298,12 +234,9 @@ impl State {
         r: CreateRobotPartSecretRequest,
     ) -> Result<CreateRobotPartSecretResponse, Status> {
         let part = &mut find_mut(&mut self.parts, &r.part_id)?.part;
-        part.secrets
-            .push(new_shared_secret(new_id(), new_secret(), now()));
+        part.secrets.push(new_shared_secret(new_id(), new_secret(), now()));
         sync_part_secret(part);
-        Ok(CreateRobotPartSecretResponse {
-            part: Some(part.0.clone()),
-        })
+        Ok(CreateRobotPartSecretResponse { part: Some(part.0.clone()) })
     }
 
     pub fn delete_robot_part_secret(
@@ -318,12 +251,7 @@ impl State {
 
     pub fn list_robots(&self, r: ListRobotsRequest) -> Result<ListRobotsResponse, Status> {
         find(&self.locations, &r.location_id)?;
-        let robots = self
-            .robots
-            .iter()
-            .filter(|m| m.location == r.location_id)
-            .map(|m| m.0.clone())
-            .collect();
+        let robots = self.robots.iter().filter(|m| m.location == r.location_id).map(|m| m.0.clone()).collect();
         Ok(ListRobotsResponse { robots })
     }
 
@@ -347,11 +275,7 @@ impl State {
     /// An empty `location` keeps the machine where it is; a new one moves its parts along.
     pub fn update_robot(&mut self, r: UpdateRobotRequest) -> Result<UpdateRobotResponse, Status> {
         let current = find(&self.robots, &r.id)?;
-        let location = if r.location.is_empty() {
-            current.location.clone()
-        } else {
-            r.location
-        };
+        let location = if r.location.is_empty() { current.location.clone() } else { r.location };
         find(&self.locations, &location)?;
         self.check_robot_name(&location, &r.name, &r.id)?;
         let robot = find_mut(&mut self.robots, &r.id)?;
