@@ -2,5 +2,6 @@ pub mod connection;
 pub mod error;
 pub mod proto;
 pub mod proto_json;
+pub mod sandbox;
 pub mod server;
 pub mod tools;

@@ -1,0 +1,202 @@
+//! An embedded simulator of Viam's app API: a real tonic gRPC server with goutils' `AuthService` and all 70
+//! `AppService` RPCs, backed by an in-memory fleet (optionally persisted to a JSON state file), with fault
+//! injection and a journal of every request for tests.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
+use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
+
+mod auth;
+mod seed;
+mod service;
+mod state;
+mod store;
+
+pub use seed::ids;
+
+/// The id of the API key the sandbox accepts by default (a UUID, as the Python SDK insists).
+pub const DEMO_API_KEY_ID: &str = "de300000-0006-4000-8000-000000000001";
+/// The secret of `DEMO_API_KEY_ID`.
+pub const DEMO_API_KEY: &str = "sandboxdemoapikey000000000000001";
+
+/// goutils' limit, on both sides.
+const MAX_MESSAGE_SIZE: usize = 32 << 20;
+
+/// Which fleet a fresh sandbox starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seed {
+    /// The demo fleet described by [`ids`].
+    Demo,
+    /// One empty organization ([`ids::ORG`]), and the API key the server authenticates with.
+    Empty,
+}
+
+impl FromStr for Seed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "demo" => Ok(Seed::Demo),
+            "empty" => Ok(Seed::Empty),
+            other => Err(format!("unknown seed {other:?}; expected \"demo\" or \"empty\"")),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    pub seed: Seed,
+    /// Load the state from this file when it exists (otherwise seed and create it), and save every
+    /// acknowledged mutation to it.
+    pub state_file: Option<PathBuf>,
+    pub api_key_id: String,
+    pub api_key: String,
+    /// Lifetime of the access tokens Authenticate hands out.
+    pub token_ttl: Duration,
+    /// Added before every AppService call.
+    pub latency: Duration,
+    /// Fraction (0..=1) of AppService calls that fail with UNAVAILABLE (deterministic sequence).
+    pub failure_rate: f64,
+    /// How often a TailRobotPartLogs stream produces a batch.
+    pub tail_interval: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            seed: Seed::Demo,
+            state_file: None,
+            api_key_id: DEMO_API_KEY_ID.into(),
+            api_key: DEMO_API_KEY.into(),
+            token_ttl: Duration::from_secs(24 * 3600),
+            latency: Duration::ZERO,
+            failure_rate: 0.0,
+            tail_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Shared by the AuthService and AppService implementations.
+struct Sandbox {
+    config: SandboxConfig,
+    state: Arc<Mutex<state::State>>,
+    store: Option<store::Store>,
+    tokens: auth::Tokens,
+    journal: Mutex<Vec<(String, Vec<u8>)>>,
+    faults: Mutex<StdRng>,
+    /// Cancelled at shutdown; ends open log tails so the server can stop.
+    stop: CancellationToken,
+}
+
+/// Locks the state; a panicked RPC must not take the whole sandbox down with it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Sandbox {
+    fn open(config: SandboxConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!((0.0..=1.0).contains(&config.failure_rate), "failure_rate must be within 0..=1");
+        anyhow::ensure!(!config.tail_interval.is_zero(), "tail_interval must not be zero");
+        let fresh = || seed::build(config.seed, &config.api_key_id, &config.api_key);
+        let (store, state) = match &config.state_file {
+            Some(path) => {
+                let (store, state) = store::Store::open(path.clone(), fresh)?;
+                (Some(store), state)
+            }
+            None => (None, fresh()),
+        };
+        Ok(Sandbox {
+            tokens: auth::Tokens::new(config.token_ttl),
+            config,
+            state: Arc::new(Mutex::new(state)),
+            store,
+            journal: Mutex::default(),
+            faults: Mutex::new(StdRng::seed_from_u64(0x5eed)),
+            stop: CancellationToken::new(),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, state::State> {
+        lock(&self.state)
+    }
+
+    fn journal(&self) -> MutexGuard<'_, Vec<(String, Vec<u8>)>> {
+        lock(&self.journal)
+    }
+
+    fn inject_failure(&self) -> bool {
+        self.config.failure_rate > 0.0 && lock(&self.faults).random_bool(self.config.failure_rate)
+    }
+}
+
+/// A sandbox serving in the background; dropping it stops the server too.
+pub struct RunningSandbox {
+    pub addr: SocketAddr,
+    sandbox: Arc<Sandbox>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningSandbox {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every AppService request received so far (after the token check), as (method, encoded request),
+    /// in arrival order; each UploadModuleFile stream message is its own entry.
+    pub fn journal(&self) -> Vec<(String, Vec<u8>)> {
+        self.sandbox.journal().clone()
+    }
+
+    pub fn clear_journal(&self) {
+        self.sandbox.journal().clear();
+    }
+
+    /// The whole state, in the format of the state file.
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.sandbox.state()).expect("the state always serializes")
+    }
+
+    /// Stops accepting calls, ends open streams and waits for the server to finish.
+    pub async fn shutdown(mut self) {
+        self.sandbox.stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.server).await.is_err() {
+            self.server.abort();
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        self.sandbox.stop.cancel();
+    }
+}
+
+/// Starts a sandbox on `listener` in a background task and returns once it is serving.
+pub async fn start(config: SandboxConfig, listener: TcpListener) -> anyhow::Result<RunningSandbox> {
+    let addr = listener.local_addr()?;
+    let sandbox = Arc::new(Sandbox::open(config)?);
+    let auth = AuthServiceServer::from_arc(sandbox.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let app = AppServiceServer::from_arc(sandbox.clone())
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let stopped = sandbox.stop.clone().cancelled_owned();
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(auth)
+            .add_service(app)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped),
+    );
+    Ok(RunningSandbox { addr, sandbox, server })
+}

@@ -1,0 +1,247 @@
+//! The AppService: every RPC is a thin wrapper that goes through `admit` (fault injection, token check,
+//! journal) and then one `State` method, under the state lock, saving the state after mutations.
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::state::State;
+use super::{Sandbox, lock};
+use crate::proto::viam::app::v1::app_service_server::AppService;
+use crate::proto::viam::app::v1::upload_module_file_request::ModuleFile;
+use crate::proto::viam::app::v1::*;
+
+/// Log entries a tailed machine produces per tick.
+const TAIL_BATCH: u64 = 3;
+
+impl Sandbox {
+    /// The gate of every AppService call: injected latency and failures first, then the bearer token.
+    /// Returns the caller's API key id.
+    async fn admit(&self, method: &str, metadata: &MetadataMap) -> Result<String, Status> {
+        if !self.config.latency.is_zero() {
+            tokio::time::sleep(self.config.latency).await;
+        }
+        if self.inject_failure() {
+            return Err(Status::unavailable(format!("sandbox: injected failure of {method}")));
+        }
+        self.tokens.check(metadata)
+    }
+
+    /// Journals the request before it is validated, so failing requests show up too.
+    fn record(&self, method: &str, message: &impl Message) {
+        self.journal().push((method.to_string(), message.encode_to_vec()));
+    }
+
+    async fn admit_request<Q: Message>(&self, method: &str, request: Request<Q>) -> Result<(String, Q), Status> {
+        let caller = self.admit(method, request.metadata()).await?;
+        let message = request.into_inner();
+        self.record(method, &message);
+        Ok((caller, message))
+    }
+
+    async fn read<Q: Message, R>(
+        &self,
+        method: &str,
+        request: Request<Q>,
+        f: impl FnOnce(&State, Q) -> Result<R, Status>,
+    ) -> Result<Response<R>, Status> {
+        let (_, message) = self.admit_request(method, request).await?;
+        f(&self.state(), message).map(Response::new)
+    }
+
+    async fn write<Q: Message, R>(
+        &self,
+        method: &str,
+        request: Request<Q>,
+        f: impl FnOnce(&mut State, Q, &str) -> Result<R, Status>,
+    ) -> Result<Response<R>, Status> {
+        let (caller, message) = self.admit_request(method, request).await?;
+        self.mutate(|state| f(state, message, &caller)).await.map(Response::new)
+    }
+
+    /// Applies a change and, with a state file, saves the result before the caller gets an answer.
+    async fn mutate<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Status>) -> Result<R, Status> {
+        let (result, pending) = {
+            let mut state = self.state();
+            let result = f(&mut state)?;
+            (result, self.store.as_ref().map(|store| store.prepare(&state)))
+        };
+        if let (Some(store), Some(pending)) = (&self.store, pending) {
+            store.commit(pending).await?;
+        }
+        Ok(result)
+    }
+
+    /// Streams freshly generated entries every `tail_interval` until the client goes away, the part is
+    /// deleted or the sandbox shuts down. Ticks without matching entries send nothing: the Python SDK
+    /// treats an empty batch as the end of the stream.
+    async fn tail(&self, request: Request<TailRobotPartLogsRequest>) -> Result<Response<TailStream>, Status> {
+        let (_, message) = self.admit_request("TailRobotPartLogs", request).await?;
+        let mut tail = self.state().tail_robot_part_logs(message)?;
+        let (tx, rx) = mpsc::channel(16);
+        let (state, stop, period) = (self.state.clone(), self.stop.clone(), self.config.tail_interval);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = tx.closed() => return,
+                    _ = stop.cancelled() => return,
+                }
+                let batch = match lock(&state).tail_step(&mut tail, TAIL_BATCH) {
+                    Ok(logs) if logs.is_empty() => continue,
+                    Ok(logs) => Ok(TailRobotPartLogsResponse { logs }),
+                    Err(status) => Err(status),
+                };
+                let last = batch.is_err();
+                if tx.send(batch).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    /// One `module_file_info` message, then any number of `file` chunks; each message is journaled.
+    async fn upload(
+        &self,
+        request: Request<Streaming<UploadModuleFileRequest>>,
+    ) -> Result<Response<UploadModuleFileResponse>, Status> {
+        const METHOD: &str = "UploadModuleFile";
+        self.admit(METHOD, request.metadata()).await?;
+        let mut stream = request.into_inner();
+        let (mut info, mut size) = (None, 0u64);
+        while let Some(message) = stream.message().await? {
+            self.record(METHOD, &message);
+            match (message.module_file, &info) {
+                (Some(ModuleFile::ModuleFileInfo(first)), None) => info = Some(first),
+                (Some(ModuleFile::File(chunk)), Some(_)) => size += chunk.len() as u64,
+                _ => {
+                    return Err(Status::invalid_argument(
+                        "send module_file_info in the first message and file bytes in the following ones",
+                    ));
+                }
+            }
+        }
+        let info = info.ok_or_else(|| Status::invalid_argument("module_file_info is required"))?;
+        self.mutate(|state| state.upload_module_file(info, size)).await.map(Response::new)
+    }
+}
+
+type TailStream = ReceiverStream<Result<TailRobotPartLogsResponse, Status>>;
+
+/// Generates the `AppService` impl from a table: `read` RPCs see the state, `write` ones change it (and are
+/// saved), `write_as` ones also learn the caller's API key id (for history entries).
+macro_rules! app_service {
+    ($($kind:ident $name:ident($request:ident) -> $response:ident = $method:literal;)*) => {
+        #[tonic::async_trait]
+        impl AppService for Sandbox {
+            type TailRobotPartLogsStream = TailStream;
+
+            async fn tail_robot_part_logs(
+                &self,
+                request: Request<TailRobotPartLogsRequest>,
+            ) -> Result<Response<TailStream>, Status> {
+                self.tail(request).await
+            }
+
+            async fn upload_module_file(
+                &self,
+                request: Request<Streaming<UploadModuleFileRequest>>,
+            ) -> Result<Response<UploadModuleFileResponse>, Status> {
+                self.upload(request).await
+            }
+
+            $(
+                async fn $name(&self, request: Request<$request>) -> Result<Response<$response>, Status> {
+                    app_service!(@$kind self, $method, request, $name)
+                }
+            )*
+        }
+    };
+    (@read $self:ident, $method:literal, $request:ident, $name:ident) => {
+        $self.read($method, $request, State::$name).await
+    };
+    (@write $self:ident, $method:literal, $request:ident, $name:ident) => {
+        $self.write($method, $request, |state, r, _| state.$name(r)).await
+    };
+    (@write_as $self:ident, $method:literal, $request:ident, $name:ident) => {
+        $self.write($method, $request, State::$name).await
+    };
+}
+
+app_service! {
+    read get_user_id_by_email(GetUserIdByEmailRequest) -> GetUserIdByEmailResponse = "GetUserIDByEmail";
+    write create_organization(CreateOrganizationRequest) -> CreateOrganizationResponse = "CreateOrganization";
+    read list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse = "ListOrganizations";
+    read get_organizations_with_access_to_location(GetOrganizationsWithAccessToLocationRequest)
+        -> GetOrganizationsWithAccessToLocationResponse = "GetOrganizationsWithAccessToLocation";
+    read list_organizations_by_user(ListOrganizationsByUserRequest) -> ListOrganizationsByUserResponse = "ListOrganizationsByUser";
+    read get_organization(GetOrganizationRequest) -> GetOrganizationResponse = "GetOrganization";
+    read get_organization_namespace_availability(GetOrganizationNamespaceAvailabilityRequest)
+        -> GetOrganizationNamespaceAvailabilityResponse = "GetOrganizationNamespaceAvailability";
+    write update_organization(UpdateOrganizationRequest) -> UpdateOrganizationResponse = "UpdateOrganization";
+    write delete_organization(DeleteOrganizationRequest) -> DeleteOrganizationResponse = "DeleteOrganization";
+    read list_organization_members(ListOrganizationMembersRequest) -> ListOrganizationMembersResponse = "ListOrganizationMembers";
+    write create_organization_invite(CreateOrganizationInviteRequest) -> CreateOrganizationInviteResponse = "CreateOrganizationInvite";
+    write update_organization_invite_authorizations(UpdateOrganizationInviteAuthorizationsRequest)
+        -> UpdateOrganizationInviteAuthorizationsResponse = "UpdateOrganizationInviteAuthorizations";
+    write delete_organization_member(DeleteOrganizationMemberRequest) -> DeleteOrganizationMemberResponse = "DeleteOrganizationMember";
+    write delete_organization_invite(DeleteOrganizationInviteRequest) -> DeleteOrganizationInviteResponse = "DeleteOrganizationInvite";
+    read resend_organization_invite(ResendOrganizationInviteRequest) -> ResendOrganizationInviteResponse = "ResendOrganizationInvite";
+    write create_location(CreateLocationRequest) -> CreateLocationResponse = "CreateLocation";
+    read get_location(GetLocationRequest) -> GetLocationResponse = "GetLocation";
+    write update_location(UpdateLocationRequest) -> UpdateLocationResponse = "UpdateLocation";
+    write delete_location(DeleteLocationRequest) -> DeleteLocationResponse = "DeleteLocation";
+    read list_locations(ListLocationsRequest) -> ListLocationsResponse = "ListLocations";
+    write share_location(ShareLocationRequest) -> ShareLocationResponse = "ShareLocation";
+    write unshare_location(UnshareLocationRequest) -> UnshareLocationResponse = "UnshareLocation";
+    read location_auth(LocationAuthRequest) -> LocationAuthResponse = "LocationAuth";
+    write create_location_secret(CreateLocationSecretRequest) -> CreateLocationSecretResponse = "CreateLocationSecret";
+    write delete_location_secret(DeleteLocationSecretRequest) -> DeleteLocationSecretResponse = "DeleteLocationSecret";
+    read get_robot(GetRobotRequest) -> GetRobotResponse = "GetRobot";
+    read get_rover_rental_robots(GetRoverRentalRobotsRequest) -> GetRoverRentalRobotsResponse = "GetRoverRentalRobots";
+    read get_robot_parts(GetRobotPartsRequest) -> GetRobotPartsResponse = "GetRobotParts";
+    read get_robot_part(GetRobotPartRequest) -> GetRobotPartResponse = "GetRobotPart";
+    read get_robot_part_logs(GetRobotPartLogsRequest) -> GetRobotPartLogsResponse = "GetRobotPartLogs";
+    read get_robot_part_history(GetRobotPartHistoryRequest) -> GetRobotPartHistoryResponse = "GetRobotPartHistory";
+    write_as update_robot_part(UpdateRobotPartRequest) -> UpdateRobotPartResponse = "UpdateRobotPart";
+    write new_robot_part(NewRobotPartRequest) -> NewRobotPartResponse = "NewRobotPart";
+    write delete_robot_part(DeleteRobotPartRequest) -> DeleteRobotPartResponse = "DeleteRobotPart";
+    read get_robot_api_keys(GetRobotApiKeysRequest) -> GetRobotApiKeysResponse = "GetRobotAPIKeys";
+    write mark_part_as_main(MarkPartAsMainRequest) -> MarkPartAsMainResponse = "MarkPartAsMain";
+    write mark_part_for_restart(MarkPartForRestartRequest) -> MarkPartForRestartResponse = "MarkPartForRestart";
+    write create_robot_part_secret(CreateRobotPartSecretRequest) -> CreateRobotPartSecretResponse = "CreateRobotPartSecret";
+    write delete_robot_part_secret(DeleteRobotPartSecretRequest) -> DeleteRobotPartSecretResponse = "DeleteRobotPartSecret";
+    read list_robots(ListRobotsRequest) -> ListRobotsResponse = "ListRobots";
+    write new_robot(NewRobotRequest) -> NewRobotResponse = "NewRobot";
+    write update_robot(UpdateRobotRequest) -> UpdateRobotResponse = "UpdateRobot";
+    write delete_robot(DeleteRobotRequest) -> DeleteRobotResponse = "DeleteRobot";
+    read list_fragments(ListFragmentsRequest) -> ListFragmentsResponse = "ListFragments";
+    read get_fragment(GetFragmentRequest) -> GetFragmentResponse = "GetFragment";
+    write create_fragment(CreateFragmentRequest) -> CreateFragmentResponse = "CreateFragment";
+    write_as update_fragment(UpdateFragmentRequest) -> UpdateFragmentResponse = "UpdateFragment";
+    write delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse = "DeleteFragment";
+    read get_fragment_history(GetFragmentHistoryRequest) -> GetFragmentHistoryResponse = "GetFragmentHistory";
+    write add_role(AddRoleRequest) -> AddRoleResponse = "AddRole";
+    write remove_role(RemoveRoleRequest) -> RemoveRoleResponse = "RemoveRole";
+    write change_role(ChangeRoleRequest) -> ChangeRoleResponse = "ChangeRole";
+    read list_authorizations(ListAuthorizationsRequest) -> ListAuthorizationsResponse = "ListAuthorizations";
+    read check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse = "CheckPermissions";
+    read get_registry_item(GetRegistryItemRequest) -> GetRegistryItemResponse = "GetRegistryItem";
+    write create_registry_item(CreateRegistryItemRequest) -> CreateRegistryItemResponse = "CreateRegistryItem";
+    write update_registry_item(UpdateRegistryItemRequest) -> UpdateRegistryItemResponse = "UpdateRegistryItem";
+    read list_registry_items(ListRegistryItemsRequest) -> ListRegistryItemsResponse = "ListRegistryItems";
+    write delete_registry_item(DeleteRegistryItemRequest) -> DeleteRegistryItemResponse = "DeleteRegistryItem";
+    write create_module(CreateModuleRequest) -> CreateModuleResponse = "CreateModule";
+    write update_module(UpdateModuleRequest) -> UpdateModuleResponse = "UpdateModule";
+    read get_module(GetModuleRequest) -> GetModuleResponse = "GetModule";
+    read list_modules(ListModulesRequest) -> ListModulesResponse = "ListModules";
+    write create_key(CreateKeyRequest) -> CreateKeyResponse = "CreateKey";
+    write delete_key(DeleteKeyRequest) -> DeleteKeyResponse = "DeleteKey";
+    write create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest)
+        -> CreateKeyFromExistingKeyAuthorizationsResponse = "CreateKeyFromExistingKeyAuthorizations";
+    read list_keys(ListKeysRequest) -> ListKeysResponse = "ListKeys";
+    write rotate_key(RotateKeyRequest) -> RotateKeyResponse = "RotateKey";
+}

@@ -1,0 +1,74 @@
+//! Proto messages as serde values (canonical proto3 JSON through prost-reflect), so the state model can
+//! hold the generated types directly and still persist as readable JSON.
+use std::ops::{Deref, DerefMut};
+use std::sync::LazyLock;
+
+use prost::{Message, Name};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
+    DescriptorPool::decode(crate::proto::DESCRIPTOR_SET).expect("the build script emits a valid descriptor set")
+});
+
+fn descriptor(full_name: &str) -> MessageDescriptor {
+    POOL.get_message_by_name(full_name).unwrap_or_else(|| panic!("{full_name} is missing from the descriptor set"))
+}
+
+fn to_dynamic<M: Message>(full_name: &str, message: &M) -> Result<DynamicMessage, prost::DecodeError> {
+    DynamicMessage::decode(descriptor(full_name), message.encode_to_vec().as_slice())
+}
+
+/// A generated message that (de)serializes as proto3 JSON.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pb<M>(pub M);
+
+impl<M> Deref for Pb<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        &self.0
+    }
+}
+
+impl<M> DerefMut for Pb<M> {
+    fn deref_mut(&mut self) -> &mut M {
+        &mut self.0
+    }
+}
+
+impl<M: Message + Name> Serialize for Pb<M> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        to_dynamic(&M::full_name(), &self.0).map_err(S::Error::custom)?.serialize(serializer)
+    }
+}
+
+impl<'de, M: Message + Name + Default> Deserialize<'de> for Pb<M> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        DynamicMessage::deserialize(descriptor(&M::full_name()), deserializer)?
+            .transcode_to()
+            .map(Pb)
+            .map_err(D::Error::custom)
+    }
+}
+
+// google.protobuf.Struct has no `prost::Name` impl, hence the literal name.
+const STRUCT: &str = "google.protobuf.Struct";
+
+/// A `Struct` as the plain JSON object it stands for.
+pub fn struct_to_json(value: &prost_types::Struct) -> serde_json::Value {
+    let message = to_dynamic(STRUCT, value).expect("a Struct always round-trips");
+    serde_json::to_value(message).expect("a Struct always serializes")
+}
+
+/// A JSON object as a `Struct`; anything else is an error message.
+pub fn json_to_struct(value: serde_json::Value) -> Result<prost_types::Struct, String> {
+    if !value.is_object() {
+        return Err("a JSON object is required".into());
+    }
+    DynamicMessage::deserialize(descriptor(STRUCT), value)
+        .map_err(|e| e.to_string())?
+        .transcode_to()
+        .map_err(|e| e.to_string())
+}
