@@ -158,7 +158,8 @@ fn python_json_dumps(text: &str, indent: usize) -> Result<String, String> {
 
 /// `true`/`false`/`null`, an integer, or a float as Python's `repr` writes it.
 fn python_scalar(out: &mut String, token: &str) {
-    if !token.contains(['.', 'e', 'E']) {
+    let literal = matches!(token, "true" | "false" | "null");
+    if literal || !token.contains(['.', 'e', 'E']) {
         // Python reads `-0` as the integer 0.
         out.push_str(if token == "-0" { "0" } else { token });
         return;
@@ -526,7 +527,7 @@ mod tests {
                         1.5e-07,\n      0.0001,\n      123456789012345678901\n    ]\n  },\n  \
                         \"s\": \"\\u00e9A/\\ud83d\\ude00\\u007f\",\n  \"e\": {}\n}";
         assert_eq!(python_json_dumps(text, 2).unwrap(), expected);
-        assert_eq!(python_json_dumps("[1,\n2]", 0).unwrap(), "[\n1,\n2\n]");
+        assert_eq!(python_json_dumps("[1,\ntrue, false,null]", 0).unwrap(), "[\n1,\ntrue,\nfalse,\nnull\n]");
         assert_eq!(
             python_json_dumps("{\"x\": 100.0, \"y\": 1E3}", 4).unwrap(),
             "{\n    \"x\": 100.0,\n    \"y\": 1000.0\n}"

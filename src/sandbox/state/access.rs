@@ -76,6 +76,17 @@ impl State {
             "api-key" => {
                 find(&self.api_keys, &a.identity_id)?;
             }
+            // The SDK's add_role/remove_role/change_role leave the type empty: infer it.
+            "" => {
+                let record = find(&self.organizations, &a.organization_id)?;
+                let is_member = record.members.iter().any(|m| m.user_id == a.identity_id);
+                if !is_member && find(&self.api_keys, &a.identity_id).is_err() {
+                    return Err(Status::not_found(format!(
+                        "no member or API key {:?} in the organization",
+                        a.identity_id
+                    )));
+                }
+            }
             other => {
                 return Err(Status::invalid_argument(format!(
                     "unknown identity type {other:?}; expected \"user\" or \"api-key\""

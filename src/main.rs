@@ -1,0 +1,213 @@
+//! `viam-fleet-mcp`: an MCP server for a Viam robot fleet, over stdio.
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use rmcp::ServiceExt;
+use serde_json::Value;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use viam_fleet_mcp::connection::{ApiKey, Connection, ConnectionConfig, DEFAULT_APP_URL};
+use viam_fleet_mcp::sandbox::{self, RunningSandbox, SandboxConfig, Seed};
+use viam_fleet_mcp::server::FleetServer;
+use viam_fleet_mcp::tools::{App, catalogue};
+
+#[derive(Parser)]
+#[command(version, about = "MCP server that manages a Viam robot fleet through Viam's app API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (the default).
+    Serve,
+    /// List the tool catalogue with each tool's risk class.
+    Tools {
+        /// Print JSON instead of a table.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print the Markdown table that the README carries.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Call one tool through the same dispatch path as the MCP server and print its result.
+    Call {
+        /// The tool name, e.g. list_organizations.
+        tool: String,
+        /// The arguments as a JSON object.
+        #[arg(default_value = "{}")]
+        arguments: String,
+    },
+    /// Run only the simulated Viam app, as a plaintext gRPC server.
+    Sandbox {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Args)]
+struct Options {
+    /// Use the embedded simulated fleet instead of Viam's cloud.
+    #[arg(long, global = true)]
+    sandbox: bool,
+    /// The Viam app address; http:// means plaintext (loopback servers only).
+    #[arg(long, global = true, env = "VIAM_APP_URL", default_value = DEFAULT_APP_URL)]
+    app_url: String,
+    /// The location used when a tool's location_id is omitted.
+    #[arg(long, global = true, env = "VIAM_LOCATION_ID")]
+    location_id: Option<String>,
+    /// The deadline of each call, in seconds.
+    #[arg(long, global = true, default_value_t = 30)]
+    timeout: u64,
+    /// The sandbox's starting fleet: demo or empty.
+    #[arg(long, global = true, default_value = "demo")]
+    seed: Seed,
+    /// Load the sandbox's state from this JSON file and save every change to it.
+    #[arg(long, global = true)]
+    sandbox_state: Option<PathBuf>,
+    /// Latency added to every sandbox call, in milliseconds.
+    #[arg(long, global = true, env = "VIAM_SANDBOX_LATENCY_MS", default_value_t = 0)]
+    sandbox_latency_ms: u64,
+    /// The fraction of sandbox calls that fail with UNAVAILABLE (0 to 1).
+    #[arg(long, global = true, env = "VIAM_SANDBOX_FAILURE_RATE", default_value_t = 0.0)]
+    sandbox_failure_rate: f64,
+    /// The lifetime of sandbox access tokens, in seconds.
+    #[arg(long, global = true, env = "VIAM_SANDBOX_TOKEN_TTL_SECS")]
+    sandbox_token_ttl_secs: Option<u64>,
+}
+
+impl Options {
+    fn sandbox_config(&self) -> anyhow::Result<SandboxConfig> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.sandbox_failure_rate),
+            "--sandbox-failure-rate must be between 0 and 1"
+        );
+        let mut config = SandboxConfig {
+            seed: self.seed,
+            state_file: self.sandbox_state.clone(),
+            latency: Duration::from_millis(self.sandbox_latency_ms),
+            failure_rate: self.sandbox_failure_rate,
+            ..SandboxConfig::default()
+        };
+        if let Some(ttl) = self.sandbox_token_ttl_secs {
+            config.token_ttl = Duration::from_secs(ttl);
+        }
+        Ok(config)
+    }
+
+    /// The app to talk to: the embedded sandbox on a loopback port, or the configured address
+    /// with the API key from the environment.
+    async fn app(&self) -> anyhow::Result<(Arc<App>, Option<RunningSandbox>)> {
+        let timeout = Duration::from_secs(self.timeout);
+        if self.sandbox {
+            let config = self.sandbox_config()?;
+            let api_key = ApiKey { id: config.api_key_id.clone(), key: config.api_key.clone() };
+            let default_location = self
+                .location_id
+                .clone()
+                .or_else(|| (config.seed == Seed::Demo).then(|| sandbox::ids::LOCATION_WAREHOUSE.to_string()));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let running = sandbox::start(config, listener).await?;
+            tracing::info!(url = %running.url(), "sandbox started");
+            let conn = Connection::new(ConnectionConfig { url: running.url(), api_key: Some(api_key), timeout })?;
+            return Ok((Arc::new(App { conn, default_location }), Some(running)));
+        }
+        let api_key = match (std::env::var("VIAM_API_KEY"), std::env::var("VIAM_API_KEY_ID")) {
+            (Ok(key), Ok(id)) if !key.is_empty() && !id.is_empty() => Some(ApiKey { id, key }),
+            _ => None,
+        };
+        let conn = Connection::new(ConnectionConfig { url: self.app_url.clone(), api_key, timeout })?;
+        Ok((Arc::new(App { conn, default_location: self.location_id.clone() }), None))
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let (app, _sandbox) = cli.options.app().await?;
+            let service = FleetServer::new(app).serve(rmcp::transport::stdio()).await?;
+            service.waiting().await?;
+        }
+        Command::Tools { json, markdown } => print_catalogue(json, markdown)?,
+        Command::Call { tool, arguments } => {
+            let row =
+                catalogue().get(&tool).with_context(|| format!("unknown tool {tool:?}; see `viam-fleet-mcp tools`"))?;
+            let arguments: Value = serde_json::from_str(&arguments).context("the arguments must be a JSON object")?;
+            let Value::Object(arguments) = arguments else { anyhow::bail!("the arguments must be a JSON object") };
+            let (app, _sandbox) = cli.options.app().await?;
+            let result = row.call(app, arguments, CancellationToken::new(), None).await;
+            return Ok(match result {
+                Ok(value) => {
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    println!("{}", serde_json::to_string_pretty(&error.to_json())?);
+                    std::process::ExitCode::from(1)
+                }
+            });
+        }
+        Command::Sandbox { listen } => {
+            let config = cli.options.sandbox_config()?;
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let (id, key) = (config.api_key_id.clone(), config.api_key.clone());
+            let running = sandbox::start(config, listener).await?;
+            println!("Viam app sandbox listening on {}", running.url());
+            println!("VIAM_API_KEY_ID={id}");
+            println!("VIAM_API_KEY={key}");
+            tokio::signal::ctrl_c().await?;
+            running.shutdown().await;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn print_catalogue(json: bool, markdown: bool) -> anyhow::Result<()> {
+    let rows = &catalogue().rows;
+    let text = if markdown {
+        catalogue().markdown_table()
+    } else if json {
+        let listing: Vec<Value> = rows
+            .iter()
+            .map(|r| serde_json::json!({"name": r.name, "risk": r.risk, "toolset": r.toolset, "method": r.op.method, "title": r.title()}))
+            .collect();
+        serde_json::to_string_pretty(&listing)? + "\n"
+    } else {
+        rows.iter()
+            .map(|r| format!("{:<45} {:<12} {:?}\n", r.name, format!("{:?}", r.risk).to_lowercase(), r.toolset))
+            .collect()
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
