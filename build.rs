@@ -36,9 +36,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut config = prost_build::Config::new();
     config.enable_type_names();
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds_with_config(fds, config)?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds_with_config(fds, config)?;
     Ok(())
 }
