@@ -61,6 +61,7 @@ impl Connection {
         let mut endpoint = Endpoint::from_shared(config.url.clone())
             .map_err(|e| anyhow::anyhow!("invalid app URL {:?}: {e}", config.url))?
             .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(20))
             .keep_alive_while_idle(true);
         if config.url.starts_with("https://") {

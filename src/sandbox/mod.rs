@@ -11,8 +11,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 use crate::proto::rpc::v1::auth_service_server::AuthServiceServer;
 use crate::proto::viam::app::v1::app_service_server::AppServiceServer;
@@ -196,7 +196,8 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> anyhow::Resu
         tonic::transport::Server::builder()
             .add_service(auth)
             .add_service(app)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped),
+            // Without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to every small response.
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stopped),
     );
     Ok(RunningSandbox { addr, sandbox, server })
 }

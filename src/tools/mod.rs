@@ -265,6 +265,13 @@ pub struct Row {
     pub op: Op,
 }
 
+/// The text up to the first full stop that ends a sentence (or the first line).
+fn first_sentence(text: &str) -> &str {
+    let line = text.trim().lines().next().unwrap_or_default();
+    let end = line.match_indices(". ").next().map_or(line.len(), |(i, _)| i);
+    line[..end].trim_end_matches('.')
+}
+
 /// A domain file's table.
 type DomainRows = fn() -> Vec<Row>;
 
@@ -315,7 +322,7 @@ impl Catalogue {
     pub fn markdown_table(&self) -> String {
         let mut table = String::from("| tool | risk | toolset | what it does |\n|---|---|---|---|\n");
         for row in &self.rows {
-            let summary = row.description.split(". ").next().unwrap_or_default().trim().trim_end_matches('.');
+            let summary = first_sentence(row.description);
             let risk = serde_json::to_value(row.risk).unwrap_or_default();
             let toolset = serde_json::to_value(row.toolset).unwrap_or_default();
             table.push_str(&format!(
