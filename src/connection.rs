@@ -169,9 +169,18 @@ impl Connection {
                 }
                 Err(status) => {
                     tracing::info!(method, code = ?status.code(), "failed");
-                    return Err(status.into());
+                    return Err(self.deadline_as_such(status).into());
                 }
             }
+        }
+    }
+
+    /// tonic reports its own client-side timeout as CANCELLED; it is a missed deadline.
+    fn deadline_as_such(&self, status: Status) -> Status {
+        if status.code() == Code::Cancelled && status.message().contains("Timeout expired") {
+            Status::deadline_exceeded(format!("no answer within the {:?} deadline", self.timeout))
+        } else {
+            status
         }
     }
 

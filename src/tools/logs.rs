@@ -250,6 +250,7 @@ fn tail_robot_part_logs(cx: CallContext, a: TailArgs) -> BoxFuture<ToolResult> {
                 }
             }
         };
+        tracing::info!(stopped_because, entries = logs.len(), "tail ended");
         let mut out = to_json(&app::TailRobotPartLogsResponse { logs });
         out["stopped_because"] = json!(stopped_because);
         Ok(out)

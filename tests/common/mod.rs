@@ -5,7 +5,7 @@
 use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -14,9 +14,9 @@ use viam_fleet_mcp::sandbox::{self, DEMO_API_KEY, DEMO_API_KEY_ID, RunningSandbo
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_viam-fleet-mcp");
 
-pub struct Harness {
+pub struct Harness<C: ClientHandler = ()> {
     pub sandbox: RunningSandbox,
-    pub client: RunningService<RoleClient, ()>,
+    pub client: RunningService<RoleClient, C>,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -27,6 +27,13 @@ impl Harness {
 
     /// Starts a sandbox with `config` and the binary with extra command-line `args`.
     pub async fn start_with(config: SandboxConfig, args: &[&str]) -> Self {
+        Harness::start_client(config, args, ()).await
+    }
+}
+
+impl<C: ClientHandler> Harness<C> {
+    /// As `start_with`, with `handler` as the MCP client (elicitation, progress, …).
+    pub async fn start_client(config: SandboxConfig, args: &[&str], handler: C) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sandbox = sandbox::start(config, listener).await.unwrap();
         let url = sandbox.url();
@@ -53,7 +60,7 @@ impl Harness {
                 }
             });
         }
-        let client = ().serve(transport).await.unwrap();
+        let client = handler.serve(transport).await.unwrap();
         Self { sandbox, client, stderr }
     }
 
