@@ -10,9 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use viam_fleet_mcp::connection::{ApiKey, Connection, ConnectionConfig, DEFAULT_APP_URL};
+use viam_fleet_mcp::safety::audit::AuditLog;
+use viam_fleet_mcp::safety::files::FileAccess;
+use viam_fleet_mcp::safety::filter::ToolFilter;
+use viam_fleet_mcp::safety::scope::Scope;
+use viam_fleet_mcp::safety::{ConfirmMode, Policy};
 use viam_fleet_mcp::sandbox::{self, RunningSandbox, SandboxConfig, Seed};
 use viam_fleet_mcp::server::FleetServer;
-use viam_fleet_mcp::tools::{App, catalogue};
+use viam_fleet_mcp::tools::{App, ToolRow, catalogue};
 
 #[derive(Parser)]
 #[command(version, about = "MCP server that manages a Viam robot fleet through Viam's app API")]
@@ -81,9 +86,55 @@ struct Options {
     /// The lifetime of sandbox access tokens, in seconds.
     #[arg(long, global = true, env = "VIAM_SANDBOX_TOKEN_TTL_SECS")]
     sandbox_token_ttl_secs: Option<u64>,
+    #[command(flatten)]
+    filter: ToolFilter,
+    /// Who must accept destructive calls: `flag` (confirm: true, or a person when the client can
+    /// ask) or `human` (a person, always).
+    #[arg(long, global = true, value_enum, default_value = "flag")]
+    confirm: ConfirmMode,
+    /// Show secrets in read results instead of redacting them.
+    #[arg(long, global = true)]
+    show_secrets: bool,
+    /// Tools that hand out a secret write it to a new file (mode 0600) here and return its path.
+    #[arg(long, global = true)]
+    secrets_dir: Option<PathBuf>,
+    /// Append a JSON line per call that is not a read to this file.
+    #[arg(long, global = true)]
+    audit_log: Option<PathBuf>,
+    /// A directory tools may read files from and write files to (repeatable).
+    #[arg(long, global = true)]
+    allow_dir: Vec<PathBuf>,
+    /// Only allow changes inside this organization (repeatable).
+    #[arg(long = "org", global = true)]
+    orgs: Vec<String>,
+    /// Only allow changes inside this location (repeatable).
+    #[arg(long = "location", global = true)]
+    locations: Vec<String>,
 }
 
 impl Options {
+    fn policy(&self) -> anyhow::Result<Policy> {
+        let audit = match &self.audit_log {
+            Some(path) => {
+                Some(AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))?)
+            }
+            None => None,
+        };
+        Ok(Policy {
+            confirm: self.confirm,
+            show_secrets: self.show_secrets,
+            secrets_dir: self.secrets_dir.clone(),
+            audit,
+            files: FileAccess { allow_dirs: self.allow_dir.clone() },
+            scope: Scope { orgs: self.orgs.clone(), locations: self.locations.clone() },
+        })
+    }
+
+    /// The catalogue indices the filters expose; an unknown name stops the server.
+    fn exposed(&self) -> anyhow::Result<Vec<usize>> {
+        self.filter.select(catalogue()).map_err(anyhow::Error::msg)
+    }
+
     fn sandbox_config(&self) -> anyhow::Result<SandboxConfig> {
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.sandbox_failure_rate),
@@ -117,14 +168,15 @@ impl Options {
             let running = sandbox::start(config, listener).await?;
             tracing::info!(url = %running.url(), "sandbox started");
             let conn = Connection::new(ConnectionConfig { url: running.url(), api_key: Some(api_key), timeout })?;
-            return Ok((Arc::new(App { conn, default_location }), Some(running)));
+            return Ok((Arc::new(App { conn, default_location, policy: self.policy()? }), Some(running)));
         }
         let api_key = match (std::env::var("VIAM_API_KEY"), std::env::var("VIAM_API_KEY_ID")) {
             (Ok(key), Ok(id)) if !key.is_empty() && !id.is_empty() => Some(ApiKey { id, key }),
             _ => None,
         };
         let conn = Connection::new(ConnectionConfig { url: self.app_url.clone(), api_key, timeout })?;
-        Ok((Arc::new(App { conn, default_location: self.location_id.clone() }), None))
+        let app = App { conn, default_location: self.location_id.clone(), policy: self.policy()? };
+        Ok((Arc::new(app), None))
     }
 }
 
@@ -151,18 +203,19 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            let exposed = cli.options.exposed()?;
             let (app, _sandbox) = cli.options.app().await?;
-            let service = FleetServer::new(app).serve(rmcp::transport::stdio()).await?;
+            let service = FleetServer::new(app, exposed).serve(rmcp::transport::stdio()).await?;
             service.waiting().await?;
         }
-        Command::Tools { json, markdown } => print_catalogue(json, markdown)?,
+        Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?, json, markdown)?,
         Command::Call { tool, arguments } => {
             let row =
                 catalogue().get(&tool).with_context(|| format!("unknown tool {tool:?}; see `viam-fleet-mcp tools`"))?;
             let arguments: Value = serde_json::from_str(&arguments).context("the arguments must be a JSON object")?;
             let Value::Object(arguments) = arguments else { anyhow::bail!("the arguments must be a JSON object") };
             let (app, _sandbox) = cli.options.app().await?;
-            let result = row.call(app, arguments, CancellationToken::new(), None).await;
+            let result = row.call(app, arguments, CancellationToken::new(), None, Vec::new()).await;
             return Ok(match result {
                 Ok(value) => {
                     println!("{}", serde_json::to_string_pretty(&value)?);
@@ -190,8 +243,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-fn print_catalogue(json: bool, markdown: bool) -> anyhow::Result<()> {
-    let rows = &catalogue().rows;
+fn print_catalogue(exposed: &[usize], json: bool, markdown: bool) -> anyhow::Result<()> {
+    let rows: Vec<&ToolRow> = exposed.iter().map(|&i| &catalogue().rows[i]).collect();
     let text = if markdown {
         catalogue().markdown_table()
     } else if json {

@@ -1,11 +1,12 @@
 //! The MCP server: lists the catalogue's tools and dispatches calls to their rows.
-use crate::tools::{App, ProgressSink, catalogue};
+use crate::tools::{App, ProgressSink, ToolRow, catalogue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 const INSTRUCTIONS: &str = "Manage a Viam robot fleet: organizations, locations, machines (robots) and \
@@ -17,11 +18,38 @@ without it first to see a preview of what would be affected.";
 #[derive(Clone)]
 pub struct FleetServer {
     app: Arc<App>,
+    /// The catalogue indices this server exposes, after the tool filters.
+    exposed: Arc<Vec<usize>>,
+    /// Their definitions, built once.
+    tools: Arc<Vec<Tool>>,
 }
 
 impl FleetServer {
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+    pub fn new(app: Arc<App>, exposed: Vec<usize>) -> Self {
+        let tools = exposed.iter().map(|&i| catalogue().tools[i].clone()).collect();
+        Self { app, exposed: Arc::new(exposed), tools: Arc::new(tools) }
+    }
+
+    fn row(&self, name: &str) -> Option<&'static ToolRow> {
+        self.exposed.iter().map(|&i| &catalogue().rows[i]).find(|row| row.name == name)
+    }
+}
+
+/// The client's roots as local directories, asked for only when a call names a local file.
+#[allow(deprecated)] // Roots is deprecated by SEP-2577, but it is what today's stdio clients offer.
+async fn client_roots(context: &RequestContext<RoleServer>) -> Vec<PathBuf> {
+    let declared = context.client_capabilities().is_some_and(|c| c.roots.is_some());
+    if !declared {
+        return Vec::new();
+    }
+    match context.peer.list_roots().await {
+        Ok(result) => {
+            result.roots.iter().filter_map(|root| root.uri.strip_prefix("file://")).map(PathBuf::from).collect()
+        }
+        Err(e) => {
+            tracing::debug!("roots not available: {e}");
+            Vec::new()
+        }
     }
 }
 
@@ -37,11 +65,11 @@ impl ServerHandler for FleetServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(catalogue().tools.clone()))
+        Ok(ListToolsResult::with_all_items(self.tools.to_vec()))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        catalogue().tools.iter().find(|t| t.name == name).cloned()
+        self.tools.iter().find(|t| t.name == name).cloned()
     }
 
     async fn call_tool(
@@ -49,7 +77,7 @@ impl ServerHandler for FleetServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some(row) = catalogue().get(&request.name) else {
+        let Some(row) = self.row(&request.name) else {
             return Err(ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None));
         };
         let progress = context.meta.get_progress_token().map(|token| {
@@ -68,7 +96,9 @@ impl ServerHandler for FleetServer {
             sink
         });
         let arguments = request.arguments.unwrap_or_default();
-        let result = row.call(self.app.clone(), arguments, context.ct.clone(), progress).await;
+        let touches_files = ["dest", "file_path"].iter().any(|k| arguments.contains_key(*k));
+        let roots = if touches_files { client_roots(&context).await } else { Vec::new() };
+        let result = row.call(self.app.clone(), arguments, context.ct.clone(), progress, roots).await;
         Ok(match result {
             Ok(value) => CallToolResult::structured(value),
             Err(error) => {

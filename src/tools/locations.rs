@@ -159,13 +159,7 @@ fn delete_location_secret(a: DeleteSecretArgs, app: &App) -> Result<app::DeleteL
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{hex, offline_app};
-    use serde::de::DeserializeOwned;
-    use serde_json::Value;
-
-    fn args<A: DeserializeOwned>(value: Value) -> A {
-        serde_json::from_value(value).unwrap()
-    }
+    use crate::tools::tests::{args, hex, offline_app};
 
     /// An app whose configured default location is `loc1`.
     fn app_in_loc1() -> App {

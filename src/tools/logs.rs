@@ -8,6 +8,7 @@ use crate::proto_json::to_json;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) fn rows() -> Vec<Row> {
@@ -97,7 +98,7 @@ fn take_page(
     next_page_token.is_empty() || *left == 0
 }
 
-fn get_robot_part_logs(cx: CallContext, a: LogsArgs) -> BoxFuture<ToolResult> {
+fn get_robot_part_logs(cx: Arc<CallContext>, a: LogsArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         if a.num_log_entries < 0 {
             return Err(ToolError::invalid("num_log_entries: must be at least 0 (0 = all entries)"));
@@ -210,7 +211,7 @@ fn tail_request(a: &TailArgs) -> app::TailRobotPartLogsRequest {
     }
 }
 
-fn tail_robot_part_logs(cx: CallContext, a: TailArgs) -> BoxFuture<ToolResult> {
+fn tail_robot_part_logs(cx: Arc<CallContext>, a: TailArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         if !(1..=300).contains(&a.duration_seconds) {
             return Err(ToolError::invalid("duration_seconds: must be between 1 and 300"));
@@ -261,15 +262,9 @@ fn tail_robot_part_logs(cx: CallContext, a: TailArgs) -> BoxFuture<ToolResult> {
 mod tests {
     use super::*;
     use crate::tools::Risk;
-    use crate::tools::tests::{hex, offline_app};
-    use serde::de::DeserializeOwned;
-    use serde_json::Value;
+    use crate::tools::tests::{args, hex, offline_context};
     use std::sync::Arc;
     use tokio_util::sync::CancellationToken;
-
-    fn args<A: DeserializeOwned>(value: Value) -> A {
-        serde_json::from_value(value).unwrap()
-    }
 
     #[test]
     fn default_log_pages_send_filter_and_page_token_present() {
@@ -336,8 +331,8 @@ mod tests {
         assert!(log_line(&whole_second).starts_with("2024-01-02 03:04:05\t"));
     }
 
-    fn context(cancel: CancellationToken) -> CallContext {
-        CallContext { app: Arc::new(offline_app()), risk: Risk::Read, confirmed: false, cancel, progress: None }
+    fn context(cancel: CancellationToken) -> Arc<CallContext> {
+        offline_context("get_robot_part_logs", Risk::Read, cancel)
     }
 
     #[tokio::test]

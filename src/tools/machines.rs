@@ -76,7 +76,7 @@ fn four() -> u32 {
     4
 }
 
-fn get_robot_part(cx: CallContext, a: GetRobotPartArgs) -> BoxFuture<ToolResult> {
+fn get_robot_part(cx: std::sync::Arc<CallContext>, a: GetRobotPartArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         let response = cx.unary(app::GetRobotPartRequest { id: a.robot_part_id.into() }).await?;
         let mut out = to_json(&response);
@@ -423,12 +423,7 @@ fn delete_robot_preview(app: Arc<App>, a: RobotArgs) -> BoxFuture<ToolResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{hex, offline_app};
-    use serde::de::DeserializeOwned;
-
-    fn args<A: DeserializeOwned>(value: Value) -> A {
-        serde_json::from_value(value).unwrap()
-    }
+    use crate::tools::tests::{args, hex, offline_app};
 
     #[tokio::test]
     async fn robot_reads_send_the_ids() {

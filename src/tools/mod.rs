@@ -15,6 +15,7 @@ use crate::connection::{Connection, Retry};
 use crate::error::ToolError;
 use crate::proto::Rpc;
 use crate::proto_json::{descriptor, object_schema, to_json};
+use crate::safety::{Policy, redact};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -22,8 +23,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -78,6 +81,7 @@ pub struct App {
     pub conn: Connection,
     /// From `--location-id` / `VIAM_LOCATION_ID`.
     pub default_location: Option<String>,
+    pub policy: Policy,
 }
 
 impl App {
@@ -99,15 +103,28 @@ pub type ProgressSink = Arc<dyn Fn(f64, Option<f64>, String) -> BoxFuture<()> + 
 /// One call of one tool.
 pub struct CallContext {
     pub app: Arc<App>,
+    pub tool: &'static str,
     pub risk: Risk,
     /// The caller passed `confirm: true` (only destructive tools take it).
     pub confirmed: bool,
     /// Cancelled when the client cancels the request.
     pub cancel: CancellationToken,
     pub progress: Option<ProgressSink>,
+    /// The client's MCP roots, where it declared any: directories files may be written to.
+    pub roots: Vec<PathBuf>,
+    /// How the call was confirmed, for the audit log.
+    pub confirmation: Mutex<Option<Value>>,
 }
 
 impl CallContext {
+    /// Checks a validated call against the pinned scope, before anything that changes state.
+    async fn admit(&self, arguments: &JsonObject) -> Result<(), ToolError> {
+        if self.risk == Risk::Read || self.app.policy.scope.is_unrestricted() {
+            return Ok(());
+        }
+        self.app.policy.scope.check(&self.app, self.tool, arguments).await
+    }
+
     pub async fn unary<R: Rpc>(&self, request: R) -> Result<R::Response, ToolError> {
         self.app.conn.unary(request, self.risk.retry()).await
     }
@@ -119,7 +136,7 @@ impl CallContext {
     }
 }
 
-type Handler = Box<dyn Fn(CallContext, JsonObject) -> BoxFuture<ToolResult> + Send + Sync>;
+type Handler = Box<dyn Fn(Arc<CallContext>, JsonObject) -> BoxFuture<ToolResult> + Send + Sync>;
 /// Reads what a destructive call would affect, for the confirmation preview.
 pub type Preview<A> = fn(Arc<App>, A) -> BoxFuture<ToolResult>;
 
@@ -176,6 +193,7 @@ where
                 let parsed: A = parse(arguments)?;
                 // Building the request validates everything, so a bad call never gets a preview.
                 let request = build(parsed.clone(), &cx.app)?;
+                cx.admit(&echo).await?;
                 if !cx.confirmed && cx.risk == Risk::Destructive {
                     let preview = match preview {
                         Some(preview) => preview(cx.app.clone(), parsed).await?,
@@ -198,7 +216,7 @@ where
 
 /// An operation with its own logic (paging, streaming, files). `M` is the response message whose
 /// fields the output carries; the handler may add more.
-pub fn custom<A, M>(method: &'static str, run: fn(CallContext, A) -> BoxFuture<ToolResult>) -> Op
+pub fn custom<A, M>(method: &'static str, run: fn(Arc<CallContext>, A) -> BoxFuture<ToolResult>) -> Op
 where
     A: DeserializeOwned + JsonSchema + Send + 'static,
     M: prost::Name,
@@ -209,7 +227,9 @@ where
         method,
         handler: Box::new(move |cx, arguments| {
             Box::pin(async move {
+                let echo = arguments.clone();
                 let parsed: A = parse(arguments)?;
+                cx.admit(&echo).await?;
                 run(cx, parsed).await
             })
         }),
@@ -363,15 +383,17 @@ impl ToolRow {
             .with_annotations(self.risk.annotations(&self.title()))
     }
 
-    /// Validates and runs one call. `confirm` is taken out of the arguments here, so argument
-    /// types never see it.
+    /// Validates and runs one call, then applies the result policies: secrets and the audit log.
+    /// `confirm` is taken out of the arguments here, so argument types never see it.
     pub async fn call(
         &self,
         app: Arc<App>,
         mut arguments: JsonObject,
         cancel: CancellationToken,
         progress: Option<ProgressSink>,
+        roots: Vec<PathBuf>,
     ) -> ToolResult {
+        let started = Instant::now();
         let confirmed = if self.risk == Risk::Destructive {
             match arguments.remove("confirm") {
                 None => false,
@@ -382,8 +404,58 @@ impl ToolRow {
             false
         };
         let ids = ids_in(&arguments);
-        let cx = CallContext { app, risk: self.risk, confirmed, cancel, progress };
-        (self.op.handler)(cx, arguments).await.map_err(|e| e.with_ids(&ids))
+        let audited = Value::Object(arguments.clone());
+        let cx = Arc::new(CallContext {
+            app,
+            tool: self.name,
+            risk: self.risk,
+            confirmed,
+            cancel,
+            progress,
+            roots,
+            confirmation: Mutex::new(None),
+        });
+        let result = (self.op.handler)(cx.clone(), arguments).await.map_err(|e| e.with_ids(&ids));
+        let result = result.and_then(|value| self.protect_secrets(&cx.app.policy, value));
+        if self.risk != Risk::Read {
+            self.audit(&cx, &audited, &result, started);
+        }
+        result
+    }
+
+    /// Redacts incidental secrets, or for a tool that hands one out, stores it in `--secrets-dir`.
+    fn protect_secrets(&self, policy: &Policy, mut value: Value) -> ToolResult {
+        if redact::hands_out_secret(self.name) {
+            return match &policy.secrets_dir {
+                Some(dir) => redact::store_secret(dir, self.name, value),
+                None => Ok(value),
+            };
+        }
+        if !policy.show_secrets {
+            redact::redact_result(self.name, &mut value);
+        }
+        Ok(value)
+    }
+
+    fn audit(&self, cx: &CallContext, arguments: &Value, result: &ToolResult, started: Instant) {
+        let Some(log) = &cx.app.policy.audit else { return };
+        let confirmation = cx.confirmation.lock().map(|c| c.clone()).unwrap_or_default();
+        let status = match result {
+            Ok(_) => "OK".to_string(),
+            Err(e) => e.code(),
+        };
+        let entry = json!({
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "tool": self.name,
+            "risk": self.risk,
+            "arguments": redact::redact_arguments(arguments),
+            "confirmation": confirmation,
+            "status": status,
+            "duration_ms": started.elapsed().as_millis() as u64,
+        });
+        if let Err(e) = log.record(&entry) {
+            tracing::error!(tool = self.name, "audit log write failed: {e}");
+        }
     }
 }
 

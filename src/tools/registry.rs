@@ -235,7 +235,7 @@ fn upload_messages(info: app::ModuleFileInfo, file: &[u8]) -> Vec<app::UploadMod
         .collect()
 }
 
-fn upload_module_file(cx: CallContext, a: UploadArgs) -> BoxFuture<ToolResult> {
+fn upload_module_file(cx: std::sync::Arc<CallContext>, a: UploadArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         let file = match (a.file_path, a.file_base64) {
             (Some(path), None) => tokio::fs::read(&path)
@@ -278,7 +278,7 @@ fn list_modules(a: OrgArgs, _: &App) -> Result<app::ListModulesRequest, ToolErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{args, hex, offline_app};
+    use crate::tools::tests::{args, hex, offline_app, offline_context};
 
     #[tokio::test]
     async fn get_registry_item_always_sends_include_markdown_documentation() {
@@ -395,13 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn upload_needs_exactly_one_source_and_a_readable_file() {
-        let cx = || CallContext {
-            app: std::sync::Arc::new(offline_app()),
-            risk: crate::tools::Risk::Additive,
-            confirmed: false,
-            cancel: Default::default(),
-            progress: None,
-        };
+        let cx = || offline_context("upload_module_file", crate::tools::Risk::Additive, Default::default());
         let base = json!({"module_id": "ns:mod", "version": "1.0.0", "platform": "linux/amd64"});
         for bad in [
             json!({"module_file_info": base}),

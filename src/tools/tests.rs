@@ -7,7 +7,25 @@ use std::time::Duration;
 /// An `App` that never dials anything, for tests that only build requests.
 pub(super) fn offline_app() -> App {
     let config = ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
-    App { conn: Connection::new(config).expect("a loopback URL is valid"), default_location: None }
+    App {
+        conn: Connection::new(config).expect("a loopback URL is valid"),
+        default_location: None,
+        policy: Policy::default(),
+    }
+}
+
+/// A context for calling a custom operation's handler directly.
+pub(super) fn offline_context(tool: &'static str, risk: Risk, cancel: CancellationToken) -> Arc<CallContext> {
+    Arc::new(CallContext {
+        app: Arc::new(offline_app()),
+        tool,
+        risk,
+        confirmed: false,
+        cancel,
+        progress: None,
+        roots: Vec::new(),
+        confirmation: Mutex::new(None),
+    })
 }
 
 /// Hex of an encoded message, to compare with the SDK's bytes in viam-app-api.md §1.2.
@@ -67,7 +85,9 @@ fn names_are_unique_and_descriptions_short() {
 async fn bad_arguments_name_the_argument_and_send_nothing() {
     let app = Arc::new(offline_app());
     let row = catalogue().get("get_organization").unwrap();
-    let call = |args: Value| row.call(app.clone(), args.as_object().unwrap().clone(), CancellationToken::new(), None);
+    let call = |args: Value| {
+        row.call(app.clone(), args.as_object().unwrap().clone(), CancellationToken::new(), None, Vec::new())
+    };
     let missing = call(json!({})).await.unwrap_err();
     assert!(missing.to_string().contains("org_id"), "{missing}");
     let wrong_type = call(json!({"org_id": 5})).await.unwrap_err();
