@@ -3,12 +3,22 @@
 use serde_json::{Value, json};
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum ToolError {
     /// The arguments do not fit the tool's schema; nothing was sent.
     InvalidArguments { message: String },
     /// A destructive tool was called without `confirm: true`; nothing was sent.
     ConfirmationRequired { preview: Value },
+    /// `--confirm=human` and the client cannot ask a person; nothing was sent.
+    HumanConfirmationUnavailable { preview: Value },
+    /// The person declined or cancelled the confirmation; nothing was sent.
+    Declined { cancelled: bool },
+    /// The target changed between the preview and the go-ahead; nothing was sent.
+    TargetChanged { was: Value, now: Value },
+    /// A `requestState` that was tampered with, expired, or already used.
+    InvalidRequestState { message: String },
+    /// Not a failure: the client must ask its user and call again (MRTR, 2026-07-28).
+    InputRequired(Box<rmcp::model::InputRequiredResult>),
     /// No API key is configured.
     NotConfigured { message: String },
     /// The service answered with a gRPC status.
@@ -31,6 +41,12 @@ impl ToolError {
         match self {
             Self::InvalidArguments { .. } => "invalid_arguments".into(),
             Self::ConfirmationRequired { .. } => "confirmation_required".into(),
+            Self::HumanConfirmationUnavailable { .. } => "human_confirmation_unavailable".into(),
+            Self::Declined { cancelled: false } => "confirmation_declined".into(),
+            Self::Declined { cancelled: true } => "confirmation_cancelled".into(),
+            Self::TargetChanged { .. } => "target_changed".into(),
+            Self::InvalidRequestState { .. } => "invalid_request_state".into(),
+            Self::InputRequired(_) => "input_required".into(),
             Self::NotConfigured { .. } => "not_configured".into(),
             Self::Grpc { code, .. } => grpc_code_name(*code).into(),
             Self::Local { .. } => "local_error".into(),
@@ -41,7 +57,13 @@ impl ToolError {
     pub fn to_json(&self) -> Value {
         let mut out = json!({"error": self.code(), "message": self.to_string()});
         match self {
-            Self::ConfirmationRequired { preview } => out["preview"] = preview.clone(),
+            Self::ConfirmationRequired { preview } | Self::HumanConfirmationUnavailable { preview } => {
+                out["preview"] = preview.clone()
+            }
+            Self::TargetChanged { was, now } => {
+                out["previewed"] = was.clone();
+                out["now"] = now.clone();
+            }
             Self::Grpc { hint: Some(hint), .. } => out["hint"] = json!(hint),
             _ => {}
         }
@@ -75,7 +97,20 @@ impl fmt::Display for ToolError {
                 "this tool is destructive: nothing was changed. Review the preview, then call it \
                  again with \"confirm\": true to go ahead",
             ),
-            Self::NotConfigured { message } | Self::Local { message } => f.write_str(message),
+            Self::HumanConfirmationUnavailable { .. } => f.write_str(
+                "the server runs with --confirm=human: a person must accept this destructive call, but this \
+                 client cannot ask one (it supports no form elicitation). Nothing was changed",
+            ),
+            Self::Declined { cancelled: false } => f.write_str("the person declined the change; nothing was changed"),
+            Self::Declined { cancelled: true } => f.write_str("the confirmation was cancelled; nothing was changed"),
+            Self::TargetChanged { .. } => f.write_str(
+                "the target changed after the preview was shown, so the call was refused and nothing was \
+                 changed; call the tool again to see the new preview",
+            ),
+            Self::InputRequired(_) => f.write_str("a person must confirm this call"),
+            Self::NotConfigured { message } | Self::Local { message } | Self::InvalidRequestState { message } => {
+                f.write_str(message)
+            }
             Self::Grpc { code, message, .. } => write!(f, "{}: {message}", grpc_code_name(*code)),
         }
     }

@@ -215,7 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let arguments: Value = serde_json::from_str(&arguments).context("the arguments must be a JSON object")?;
             let Value::Object(arguments) = arguments else { anyhow::bail!("the arguments must be a JSON object") };
             let (app, _sandbox) = cli.options.app().await?;
-            let result = row.call(app, arguments, CancellationToken::new(), None, Vec::new()).await;
+            let result = row.call(app, arguments, CancellationToken::new(), None, Vec::new(), Default::default()).await;
             return Ok(match result {
                 Ok(value) => {
                     println!("{}", serde_json::to_string_pretty(&value)?);

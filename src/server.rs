@@ -1,4 +1,6 @@
 //! The MCP server: lists the catalogue's tools and dispatches calls to their rows.
+use crate::error::ToolError;
+use crate::safety::confirm::Interaction;
 use crate::tools::{App, ProgressSink, ToolRow, catalogue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, Implementation, ListToolsResult,
@@ -98,9 +100,16 @@ impl ServerHandler for FleetServer {
         let arguments = request.arguments.unwrap_or_default();
         let touches_files = ["dest", "file_path"].iter().any(|k| arguments.contains_key(*k));
         let roots = if touches_files { client_roots(&context).await } else { Vec::new() };
-        let result = row.call(self.app.clone(), arguments, context.ct.clone(), progress, roots).await;
+        let cancel = context.ct.clone();
+        let interaction = Interaction {
+            input_responses: request.input_responses,
+            request_state: request.request_state,
+            context: Some(context),
+        };
+        let result = row.call(self.app.clone(), arguments, cancel, progress, roots, interaction).await;
         Ok(match result {
             Ok(value) => CallToolResult::structured(value),
+            Err(ToolError::InputRequired(round)) => return Ok((*round).into()),
             Err(error) => {
                 tracing::info!(tool = row.name, error = %error.code(), "tool call failed");
                 CallToolResult::structured_error(error.to_json())

@@ -1,6 +1,11 @@
 //! Confinement of the local files tools read (`file_path`) and write (`dest`).
+//!
+//! A path is allowed only inside an `--allow-dir` directory or one of the client's MCP roots.
+//! Relative paths are resolved against the server's working directory, then checked like any
+//! other. Containment is decided on canonical paths, so neither `..` nor a symlink can lead out.
 use crate::error::ToolError;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The directories a call may touch: `--allow-dir` plus the client's MCP roots.
 #[derive(Debug, Default, Clone)]
@@ -9,13 +14,150 @@ pub struct FileAccess {
 }
 
 impl FileAccess {
-    /// A path a tool may create (or, with `overwrite`, replace).
-    pub fn writable(&self, path: &str, _overwrite: bool, _roots: &[PathBuf]) -> Result<PathBuf, ToolError> {
-        Ok(PathBuf::from(path))
+    /// A path a tool may create (or, with `overwrite`, replace): its parent directory must exist
+    /// and lie inside an allowed directory, and its last component must not be a symlink.
+    pub fn writable(&self, path: &str, overwrite: bool, roots: &[PathBuf]) -> Result<PathBuf, ToolError> {
+        let allowed = self.allowed(roots, "write files to")?;
+        let absolute = std::path::absolute(path).map_err(|e| ToolError::invalid(format!("{path:?}: {e}")))?;
+        let (Some(parent), Some(name)) = (absolute.parent(), absolute.file_name()) else {
+            return Err(ToolError::invalid(format!("{path:?} does not name a file")));
+        };
+        let parent = parent
+            .canonicalize()
+            .map_err(|e| ToolError::invalid(format!("{path:?}: its directory {}: {e}", parent.display())))?;
+        let target = parent.join(name);
+        confine(path, &target, &allowed)?;
+        match std::fs::symlink_metadata(&target) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                Err(ToolError::invalid(format!("{path:?} is a symlink; refusing to write through it")))
+            }
+            Ok(meta) if meta.is_dir() => Err(ToolError::invalid(format!("{path:?} is a directory"))),
+            Ok(_) if !overwrite => {
+                Err(ToolError::invalid(format!("{path:?} already exists; pass \"overwrite\": true to replace it")))
+            }
+            _ => Ok(target),
+        }
     }
 
-    /// A path a tool may read.
-    pub fn readable(&self, path: &str, _roots: &[PathBuf]) -> Result<PathBuf, ToolError> {
-        Ok(PathBuf::from(path))
+    /// A path a tool may read: the file itself, symlinks resolved, inside an allowed directory.
+    pub fn readable(&self, path: &str, roots: &[PathBuf]) -> Result<PathBuf, ToolError> {
+        let allowed = self.allowed(roots, "read files from")?;
+        let target =
+            Path::new(path).canonicalize().map_err(|e| ToolError::local(format!("cannot read {path:?}: {e}")))?;
+        confine(path, &target, &allowed)?;
+        Ok(target)
+    }
+
+    /// The canonical allowed directories; none configured is a refusal that says how to allow one.
+    /// A directory that does not exist (or a root that is not a local path) allows nothing.
+    fn allowed(&self, roots: &[PathBuf], what: &str) -> Result<Vec<PathBuf>, ToolError> {
+        if self.allow_dirs.is_empty() && roots.is_empty() {
+            return Err(ToolError::invalid(format!(
+                "this server may not {what} any directory: start it with --allow-dir DIR \
+                 (repeatable), or use a client that declares MCP roots"
+            )));
+        }
+        Ok(self.allow_dirs.iter().chain(roots).filter_map(|dir| dir.canonicalize().ok()).collect())
+    }
+}
+
+fn confine(path: &str, target: &Path, allowed: &[PathBuf]) -> Result<(), ToolError> {
+    if allowed.iter().any(|dir| target.starts_with(dir)) {
+        return Ok(());
+    }
+    let dirs: Vec<String> = allowed.iter().map(|d| d.display().to_string()).collect();
+    Err(ToolError::invalid(format!(
+        "{path:?} resolves to {}, outside the directories this server may use ({}; set by --allow-dir \
+         and the client's MCP roots)",
+        target.display(),
+        if dirs.is_empty() { "none of them exists".to_string() } else { dirs.join(", ") }
+    )))
+}
+
+/// Writes a path [`FileAccess::writable`] returned. Without `overwrite` the file is created new,
+/// failing if anything (even a symlink) appeared there meanwhile; with it, a temporary file is
+/// renamed over the target, which replaces a symlink rather than writing through it.
+pub fn write(target: &Path, contents: &[u8], overwrite: bool) -> std::io::Result<()> {
+    if !overwrite {
+        return std::fs::OpenOptions::new().write(true).create_new(true).open(target)?.write_all(contents);
+    }
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = target.with_file_name(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(contents))
+        .and_then(|()| std::fs::rename(&temporary, target));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(dir: &Path) -> FileAccess {
+        FileAccess { allow_dirs: vec![dir.to_path_buf()] }
+    }
+
+    #[test]
+    fn nothing_allowed_without_a_directory_or_root() {
+        let err = FileAccess::default().writable("/tmp/x", false, &[]).unwrap_err();
+        assert_eq!(err.code(), "invalid_arguments");
+        assert!(err.to_string().contains("--allow-dir") && err.to_string().contains("MCP roots"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert!(FileAccess::default().readable(file.to_str().unwrap(), &[dir.path().to_path_buf()]).is_ok());
+    }
+
+    #[test]
+    fn dot_dot_and_missing_parents_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("inner");
+        std::fs::create_dir(&inner).unwrap();
+        let escape = format!("{}/../out.txt", inner.display());
+        let err = access(&inner).writable(&escape, false, &[]).unwrap_err();
+        assert!(err.to_string().contains("outside"), "{err}");
+        let missing = format!("{}/no/such/dir/f", inner.display());
+        assert!(access(&inner).writable(&missing, false, &[]).is_err());
+        std::fs::create_dir(inner.join("d")).unwrap();
+        let err = access(&inner).writable(&format!("{}/d", inner.display()), true, &[]).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_cannot_lead_out() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        let through_dir = format!("{}/out/new.txt", dir.path().display());
+        assert!(access(dir.path()).writable(&through_dir, false, &[]).is_err());
+        let link = format!("{}/link", dir.path().display());
+        let err = access(dir.path()).writable(&link, true, &[]).unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(access(dir.path()).readable(&link, &[]).unwrap_err().to_string().contains("outside"));
+        assert!(access(dir.path()).readable(&format!("{}/out/secret", dir.path().display()), &[]).is_err());
+    }
+
+    #[test]
+    fn overwrite_replaces_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        let text = path.to_str().unwrap();
+        let target = access(dir.path()).writable(text, false, &[]).unwrap();
+        write(&target, b"one", false).unwrap();
+        assert!(access(dir.path()).writable(text, false, &[]).unwrap_err().to_string().contains("overwrite"));
+        assert!(write(&target, b"two", false).is_err(), "create_new refuses an existing file");
+        let target = access(dir.path()).writable(text, true, &[]).unwrap();
+        write(&target, b"two", true).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
     }
 }

@@ -2,6 +2,7 @@
 //! tools are exposed, who must confirm, what is redacted, what is audited, which files and which
 //! parts of the fleet a call may touch.
 pub mod audit;
+pub mod confirm;
 pub mod files;
 pub mod filter;
 pub mod redact;

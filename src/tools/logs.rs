@@ -5,6 +5,7 @@ use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto::viam::common::v1::LogEntry;
 use crate::proto_json::to_json;
+use crate::safety::files;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -35,9 +36,13 @@ struct LogsArgs {
     #[serde(default)]
     filter: Option<String>,
     /// A local file path to also write the entries to, one tab-separated line each; omitted =
-    /// no file.
+    /// no file. It must lie inside an --allow-dir directory or an MCP root; a relative path is
+    /// resolved against the server's working directory.
     #[serde(default)]
     dest: Option<String>,
+    /// Replace `dest` if it already exists (default false: an existing file is an error).
+    #[serde(default)]
+    overwrite: bool,
     /// Only these levels, e.g. ["error", "warn"]; [] = all levels (default).
     #[serde(default)]
     log_levels: Vec<String>,
@@ -103,6 +108,11 @@ fn get_robot_part_logs(cx: Arc<CallContext>, a: LogsArgs) -> BoxFuture<ToolResul
         if a.num_log_entries < 0 {
             return Err(ToolError::invalid("num_log_entries: must be at least 0 (0 = all entries)"));
         }
+        // As in the SDK, an empty `dest` writes nothing. The path is checked before any RPC.
+        let dest = match a.dest.as_deref().filter(|d| !d.is_empty()) {
+            Some(dest) => Some((cx.app.policy.files.writable(dest, a.overwrite, &cx.roots)?, dest)),
+            None => None,
+        };
         let mut logs = Vec::new();
         let mut left = a.num_log_entries;
         let mut page_token = String::new();
@@ -119,17 +129,14 @@ fn get_robot_part_logs(cx: Arc<CallContext>, a: LogsArgs) -> BoxFuture<ToolResul
                 break;
             }
         }
-        // As in the SDK, an empty `dest` writes nothing.
-        let dest = a.dest.filter(|d| !d.is_empty());
-        if let Some(dest) = &dest {
+        if let Some((target, dest)) = &dest {
             let text: String = logs.iter().map(log_line).collect();
-            tokio::fs::write(dest, text)
-                .await
+            files::write(target, text.as_bytes(), a.overwrite)
                 .map_err(|e| ToolError::local(format!("cannot write the logs to {dest}: {e}")))?;
         }
         let mut out = to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: page_token });
-        if let Some(dest) = dest {
-            out["written_to"] = json!(dest);
+        if let Some((target, _)) = dest {
+            out["written_to"] = json!(target);
         }
         Ok(out)
     })

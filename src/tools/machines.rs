@@ -7,6 +7,7 @@ use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
+use crate::safety::files;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -64,9 +65,14 @@ fn get_robot_parts(a: RobotArgs, _: &App) -> Result<app::GetRobotPartsRequest, T
 struct GetRobotPartArgs {
     /// The part's id (get_robot_parts shows them).
     robot_part_id: Id,
-    /// A local file path to also write the part's config JSON to; omitted = no file.
+    /// A local file path to also write the part's config JSON to; omitted = no file. It must lie
+    /// inside an --allow-dir directory or an MCP root; a relative path is resolved against the
+    /// server's working directory.
     #[serde(default)]
     dest: Option<String>,
+    /// Replace `dest` if it already exists (default false: an existing file is an error).
+    #[serde(default)]
+    overwrite: bool,
     /// Spaces per indentation level in the `dest` file (default 4).
     #[serde(default = "four")]
     indent: u32,
@@ -78,16 +84,19 @@ fn four() -> u32 {
 
 fn get_robot_part(cx: std::sync::Arc<CallContext>, a: GetRobotPartArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
+        // As in the SDK, an empty `dest` writes nothing. The path is checked before any RPC.
+        let dest = match a.dest.filter(|d| !d.is_empty()) {
+            Some(dest) => Some((cx.app.policy.files.writable(&dest, a.overwrite, &cx.roots)?, dest)),
+            None => None,
+        };
         let response = cx.unary(app::GetRobotPartRequest { id: a.robot_part_id.into() }).await?;
         let mut out = to_json(&response);
-        // As in the SDK, an empty `dest` writes nothing.
-        if let Some(dest) = a.dest.filter(|d| !d.is_empty()) {
+        if let Some((target, dest)) = dest {
             let pretty = python_json_dumps(&response.config_json, a.indent as usize)
                 .map_err(|e| ToolError::local(format!("cannot write the config to {dest}: config_json {e}")))?;
-            tokio::fs::write(&dest, pretty)
-                .await
+            files::write(&target, pretty.as_bytes(), a.overwrite)
                 .map_err(|e| ToolError::local(format!("cannot write the config to {dest}: {e}")))?;
-            out["written_to"] = json!(dest);
+            out["written_to"] = json!(target);
         }
         Ok(out)
     })

@@ -15,6 +15,7 @@ use crate::connection::{Connection, Retry};
 use crate::error::ToolError;
 use crate::proto::Rpc;
 use crate::proto_json::{descriptor, object_schema, to_json};
+use crate::safety::confirm::{Interaction, gate};
 use crate::safety::{Policy, redact};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
@@ -114,6 +115,8 @@ pub struct CallContext {
     pub roots: Vec<PathBuf>,
     /// How the call was confirmed, for the audit log.
     pub confirmation: Mutex<Option<Value>>,
+    /// What the client can do to ask a person, and its answer to an earlier round.
+    pub interaction: Interaction,
 }
 
 impl CallContext {
@@ -153,7 +156,7 @@ pub struct Op {
 /// response becomes `{"status": "ok", …arguments}`, so the result names what was acted on.
 pub fn unary<A, R>(build: fn(A, &App) -> Result<R, ToolError>) -> Op
 where
-    A: DeserializeOwned + JsonSchema + Clone + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     R: Rpc,
 {
     unary_op(build, None)
@@ -162,7 +165,7 @@ where
 /// As [`unary`], for a destructive operation with a preview of what it would affect.
 pub fn unary_with_preview<A, R>(build: fn(A, &App) -> Result<R, ToolError>, preview: Preview<A>) -> Op
 where
-    A: DeserializeOwned + JsonSchema + Clone + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     R: Rpc,
 {
     unary_op(build, Some(preview))
@@ -170,7 +173,7 @@ where
 
 fn unary_op<A, R>(build: fn(A, &App) -> Result<R, ToolError>, preview: Option<Preview<A>>) -> Op
 where
-    A: DeserializeOwned + JsonSchema + Clone + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     R: Rpc,
 {
     let response = descriptor(&<R::Response as prost::Name>::full_name());
@@ -194,12 +197,19 @@ where
                 // Building the request validates everything, so a bad call never gets a preview.
                 let request = build(parsed.clone(), &cx.app)?;
                 cx.admit(&echo).await?;
-                if !cx.confirmed && cx.risk == Risk::Destructive {
-                    let preview = match preview {
-                        Some(preview) => preview(cx.app.clone(), parsed).await?,
-                        None => json!({"would_call": R::method(), "arguments": echo}),
+                if cx.risk == Risk::Destructive {
+                    let app = cx.app.clone();
+                    let shown = echo.clone();
+                    let preview_of = move || -> BoxFuture<ToolResult> {
+                        match preview {
+                            Some(preview) => preview(app.clone(), parsed.clone()),
+                            None => {
+                                let fallback = json!({"would_call": R::method(), "arguments": shown.clone()});
+                                Box::pin(async move { Ok(fallback) })
+                            }
+                        }
                     };
-                    return Err(ToolError::ConfirmationRequired { preview });
+                    gate(&cx, &Value::Object(echo.clone()), &preview_of).await?;
                 }
                 let response = cx.unary(request).await?;
                 Ok(if empty_response {
@@ -392,6 +402,7 @@ impl ToolRow {
         cancel: CancellationToken,
         progress: Option<ProgressSink>,
         roots: Vec<PathBuf>,
+        interaction: Interaction,
     ) -> ToolResult {
         let started = Instant::now();
         let confirmed = if self.risk == Risk::Destructive {
@@ -414,6 +425,7 @@ impl ToolRow {
             progress,
             roots,
             confirmation: Mutex::new(None),
+            interaction,
         });
         let result = (self.op.handler)(cx.clone(), arguments).await.map_err(|e| e.with_ids(&ids));
         let result = result.and_then(|value| self.protect_secrets(&cx.app.policy, value));

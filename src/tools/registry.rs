@@ -215,7 +215,9 @@ struct ModuleFileInfo {
 struct UploadArgs {
     /// Which module, version and platform the file is.
     module_file_info: ModuleFileInfo,
-    /// Path of the module archive (.tar.gz) on the machine running this server; or give `file_base64`.
+    /// Path of the module archive (.tar.gz) on the machine running this server; or give
+    /// `file_base64`. It must lie inside an --allow-dir directory or an MCP root; a relative path
+    /// is resolved against the server's working directory.
     #[serde(default)]
     file_path: Option<String>,
     /// The module archive as standard base64; or give `file_path`.
@@ -238,7 +240,7 @@ fn upload_messages(info: app::ModuleFileInfo, file: &[u8]) -> Vec<app::UploadMod
 fn upload_module_file(cx: std::sync::Arc<CallContext>, a: UploadArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         let file = match (a.file_path, a.file_base64) {
-            (Some(path), None) => tokio::fs::read(&path)
+            (Some(path), None) => tokio::fs::read(cx.app.policy.files.readable(&path, &cx.roots)?)
                 .await
                 .map_err(|e| ToolError::local(format!("cannot read file_path {path:?}: {e}")))?,
             (None, Some(text)) => base64::engine::general_purpose::STANDARD
@@ -394,7 +396,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn upload_needs_exactly_one_source_and_a_readable_file() {
+    async fn upload_needs_exactly_one_source_and_an_allowed_readable_file() {
         let cx = || offline_context("upload_module_file", crate::tools::Risk::Additive, Default::default());
         let base = json!({"module_id": "ns:mod", "version": "1.0.0", "platform": "linux/amd64"});
         for bad in [
@@ -405,10 +407,17 @@ mod tests {
             assert_eq!(err.code(), "invalid_arguments");
             assert!(err.to_string().contains("file_path") && err.to_string().contains("file_base64"), "{err}");
         }
-        let missing = json!({"module_file_info": base, "file_path": "/nonexistent/module.tar.gz"});
-        let err = upload_module_file(cx(), args(missing)).await.unwrap_err();
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("module.tar.gz").display().to_string();
+        let call = json!({"module_file_info": base, "file_path": missing});
+        let err = upload_module_file(cx(), args(call.clone())).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_arguments");
+        assert!(err.to_string().contains("--allow-dir"), "{err}");
+        let mut in_root = std::sync::Arc::into_inner(cx()).unwrap();
+        in_root.roots = vec![dir.path().to_path_buf()];
+        let err = upload_module_file(std::sync::Arc::new(in_root), args(call)).await.unwrap_err();
         assert_eq!(err.code(), "local_error");
-        assert!(err.to_string().contains("/nonexistent/module.tar.gz"), "{err}");
+        assert!(err.to_string().contains(&missing), "{err}");
     }
 
     #[tokio::test]

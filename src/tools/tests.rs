@@ -25,6 +25,7 @@ pub(super) fn offline_context(tool: &'static str, risk: Risk, cancel: Cancellati
         progress: None,
         roots: Vec::new(),
         confirmation: Mutex::new(None),
+        interaction: Default::default(),
     })
 }
 
@@ -86,7 +87,14 @@ async fn bad_arguments_name_the_argument_and_send_nothing() {
     let app = Arc::new(offline_app());
     let row = catalogue().get("get_organization").unwrap();
     let call = |args: Value| {
-        row.call(app.clone(), args.as_object().unwrap().clone(), CancellationToken::new(), None, Vec::new())
+        row.call(
+            app.clone(),
+            args.as_object().unwrap().clone(),
+            CancellationToken::new(),
+            None,
+            Vec::new(),
+            Default::default(),
+        )
     };
     let missing = call(json!({})).await.unwrap_err();
     assert!(missing.to_string().contains("org_id"), "{missing}");
