@@ -421,10 +421,16 @@ async fn logs_page_newest_first_with_filter_and_levels() {
     assert!(!wifi.is_empty() && wifi.iter().all(|l| l.message.contains("wifi")));
 
     let ascending = GetRobotPartLogsRequest { order: Some(LogOrder::Ascending as i32), limit: Some(10), ..request };
-    let oldest = client.get_robot_part_logs(ascending).await.unwrap().into_inner();
+    let oldest = client.get_robot_part_logs(ascending.clone()).await.unwrap().into_inner();
     assert_eq!(oldest.logs.len(), 10);
     assert!(oldest.logs.windows(2).all(|w| w[0].time.unwrap().seconds < w[1].time.unwrap().seconds));
     assert_eq!(oldest.next_page_token, "10");
+
+    let (start, end) = (oldest.logs[2].time, oldest.logs[5].time);
+    let window = GetRobotPartLogsRequest { start, end, order: Some(LogOrder::Ascending as i32), ..ascending.clone() };
+    let window = client.get_robot_part_logs(window).await.unwrap().into_inner();
+    assert_eq!(window.logs, oldest.logs[2..=5]);
+    assert!(window.next_page_token.is_empty());
 }
 
 #[tokio::test]
@@ -452,6 +458,14 @@ async fn tail_streams_new_entries_and_appends_them() {
         .into_inner()
         .logs;
     assert!(logs.len() > 12 + 6, "tailed entries are appended, got {}", logs.len());
+
+    // An open tail does not keep the server from shutting down.
+    let request = TailRobotPartLogsRequest { id: ids::PART_ARM_MAIN.into(), ..Default::default() };
+    let mut open = client.tail_robot_part_logs(request).await.unwrap().into_inner();
+    open.message().await.unwrap().unwrap();
+    let started = Instant::now();
+    sandbox.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
