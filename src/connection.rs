@@ -78,6 +78,11 @@ impl Connection {
         })
     }
 
+    /// The configured key, so results can be scrubbed of it.
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.api_key.as_ref()
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -19,6 +19,8 @@ pub enum ToolError {
     InvalidRequestState { message: String },
     /// Not a failure: the client must ask its user and call again (MRTR, 2026-07-28).
     InputRequired(Box<rmcp::model::InputRequiredResult>),
+    /// The target resolves outside the pinned `--org` / `--location` scope; nothing was sent.
+    OutOfScope { message: String },
     /// No API key is configured.
     NotConfigured { message: String },
     /// The service answered with a gRPC status.
@@ -47,6 +49,7 @@ impl ToolError {
             Self::TargetChanged { .. } => "target_changed".into(),
             Self::InvalidRequestState { .. } => "invalid_request_state".into(),
             Self::InputRequired(_) => "input_required".into(),
+            Self::OutOfScope { .. } => "out_of_scope".into(),
             Self::NotConfigured { .. } => "not_configured".into(),
             Self::Grpc { code, .. } => grpc_code_name(*code).into(),
             Self::Local { .. } => "local_error".into(),
@@ -108,9 +111,10 @@ impl fmt::Display for ToolError {
                  changed; call the tool again to see the new preview",
             ),
             Self::InputRequired(_) => f.write_str("a person must confirm this call"),
-            Self::NotConfigured { message } | Self::Local { message } | Self::InvalidRequestState { message } => {
-                f.write_str(message)
-            }
+            Self::NotConfigured { message }
+            | Self::Local { message }
+            | Self::InvalidRequestState { message }
+            | Self::OutOfScope { message } => f.write_str(message),
             Self::Grpc { code, message, .. } => write!(f, "{}: {message}", grpc_code_name(*code)),
         }
     }

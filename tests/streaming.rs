@@ -75,7 +75,7 @@ async fn tail_stops_at_the_duration_and_on_cancellation() {
 #[tokio::test]
 async fn dest_writes_the_part_config_and_the_logs_to_files() {
     let dir = tempfile::tempdir().unwrap();
-    let harness = Harness::start().await;
+    let harness = Harness::start_with(SandboxConfig::default(), &["--allow-dir", dir.path().to_str().unwrap()]).await;
     let config_path = dir.path().join("config.json");
     let out = harness
         .ok("get_robot_part", json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "dest": config_path, "indent": 2}))

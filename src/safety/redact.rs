@@ -1,31 +1,559 @@
 //! Secret redaction of results and audited arguments.
+//!
+//! Results are walked along the response message's descriptor, so a secret is found by its typed
+//! field path (`RobotPart.secrets[].secret`), never by guessing from a field name: a `secret`
+//! field of some other message is left alone. Inside configs (`Struct`s and the `*_config_json`
+//! texts), which have no types, values are redacted by key name.
 use crate::error::ToolError;
-use serde_json::Value;
+use crate::proto_json::descriptor;
+use crate::tools::catalogue;
+use prost_reflect::{Kind, MessageDescriptor};
+use serde_json::{Map, Value, json};
 use std::path::Path;
 
-/// Tools whose purpose is to hand out a secret: their results are not redacted.
-pub fn hands_out_secret(tool: &str) -> bool {
-    matches!(
-        tool,
-        "location_auth"
-            | "create_location_secret"
-            | "create_robot_part_secret"
-            | "create_key"
-            | "rotate_key"
-            | "create_key_from_existing_key_authorizations"
-    )
+/// Whose secret a field holds, which decides how the redaction marker says to get it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Part,
+    Location,
+    ApiKey,
 }
 
-/// Replaces incidental secrets in a tool's result with a marker that says how to get them.
-pub fn redact_result(_tool: &str, _value: &mut Value) {}
+impl Owner {
+    fn marker(self) -> &'static str {
+        match self {
+            Owner::Part => {
+                "<redacted: a machine part secret; create_robot_part_secret issues a new one, or \
+                 restart the server with --show-secrets to see it>"
+            }
+            Owner::Location => {
+                "<redacted: a location secret; location_auth returns the location's secrets, or \
+                 restart the server with --show-secrets to see it>"
+            }
+            Owner::ApiKey => {
+                "<redacted: an API key; rotate_key issues a new key for this id, or restart the \
+                 server with --show-secrets to see it>"
+            }
+        }
+    }
+}
 
-/// The arguments as the audit log records them, secrets redacted.
+/// Every field that holds a secret, as (message, path inside that message, owner). `[]` steps
+/// into each element of a repeated field. The first five are the incidental ones (a part, a
+/// location or a key listing carries them); the last three are what the key tools hand out.
+const SECRET_FIELDS: [(&str, &str, Owner); 8] = [
+    ("viam.app.v1.RobotPart", "secret", Owner::Part),
+    ("viam.app.v1.RobotPart", "secrets[].secret", Owner::Part),
+    ("viam.app.v1.LocationAuth", "secret", Owner::Location),
+    ("viam.app.v1.LocationAuth", "secrets[].secret", Owner::Location),
+    ("viam.app.v1.APIKey", "key", Owner::ApiKey),
+    ("viam.app.v1.CreateKeyResponse", "key", Owner::ApiKey),
+    ("viam.app.v1.CreateKeyFromExistingKeyAuthorizationsResponse", "key", Owner::ApiKey),
+    ("viam.app.v1.RotateKeyResponse", "key", Owner::ApiKey),
+];
+
+/// String fields that carry a whole config as JSON text: parsed, redacted and written back.
+const CONFIG_JSON_FIELDS: [(&str, &str); 3] = [
+    ("viam.app.v1.GetRobotPartResponse", "config_json"),
+    ("viam.app.v1.RobotPart", "robot_config_json"),
+    ("viam.app.v1.Fragment", "fragment_config_json"),
+];
+
+const CONFIG_MARKER: &str = "<redacted: a secret by its key name; restart the server with --show-secrets to \
+                             see it, or get_robot_part with dest writes a part's whole config to a file>";
+
+/// Config keys are compared with `_`, `-`, `.` and spaces removed, lowercase, so `apiKey`,
+/// `api-key` and `API_KEY` are one name. A key is secret when it contains one of these...
+const SECRET_PARTS: [&str; 12] = [
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "privatekey",
+    "credential",
+    "accesskey",
+    "signingkey",
+    "encryptionkey",
+    "sessionkey",
+];
+/// ...or is one of these (`auth` only whole: `author` and `authority` are not secrets)...
+const SECRET_NAMES: [&str; 4] = ["auth", "basicauth", "authorization", "pwd"];
+/// ...unless its last word says it names or locates a secret rather than holding one:
+/// `key_id`, `secret_name`, `token_url`, `credentials_path`. The model needs those to tell which
+/// secret a config uses, and none of them lets anyone in. A bare `key` is not redacted either: in
+/// robot configs it is mostly a lookup key or a keyboard key, and real keys are named `api_key`,
+/// `private_key`, `access_key`, … which are.
+const NOT_SECRET_LAST_WORDS: [&str; 13] =
+    ["id", "ids", "name", "names", "type", "url", "uri", "endpoint", "path", "file", "expiry", "expiration", "ttl"];
+
+/// The tools whose purpose is to hand out a secret, and whose secret that is.
+fn handed_out(tool: &str) -> Option<Owner> {
+    match tool {
+        "location_auth" | "create_location_secret" => Some(Owner::Location),
+        "create_robot_part_secret" => Some(Owner::Part),
+        "create_key" | "rotate_key" | "create_key_from_existing_key_authorizations" => Some(Owner::ApiKey),
+        _ => None,
+    }
+}
+
+/// Tools whose purpose is to hand out a secret: that secret is returned (or, with
+/// `--secrets-dir`, stored), not redacted.
+pub fn hands_out_secret(tool: &str) -> bool {
+    handed_out(tool).is_some()
+}
+
+/// Replaces incidental secrets in a tool's result with a marker that says how to get them. The
+/// secret a tool hands out stays; config secrets are redacted in every result.
+pub fn redact_result(tool: &str, value: &mut Value) {
+    let Some(response) = response_message(tool) else { return };
+    let kept = handed_out(tool);
+    each_message(value, &response, &mut |message, object| {
+        for (_, path, owner) in secret_fields(message).filter(|(_, _, owner)| Some(*owner) != kept) {
+            at_path(object, path, &mut |holder, field| {
+                if holder.get(field).is_some_and(|v| !is_empty(v)) {
+                    holder.insert(field.to_string(), json!(owner.marker()));
+                }
+            });
+        }
+        redact_configs(message, object);
+    });
+}
+
+/// The arguments as the audit log records them, secrets redacted: configs by key name, a module
+/// file by its size. Nothing else is touched; no other argument of any tool carries a secret.
 pub fn redact_arguments(arguments: &Value) -> Value {
-    arguments.clone()
+    let mut out = arguments.clone();
+    redact_argument_tree(&mut out);
+    out
+}
+
+/// Replaces every occurrence of the server's own API key in a result, wherever it is (a key
+/// listing, a config, a log line): it never reaches the model, even with `--show-secrets`.
+pub fn hide_own_key(value: &mut Value, key: &str) {
+    if key.is_empty() {
+        return;
+    }
+    match value {
+        Value::String(s) if s.contains(key) => *s = s.replace(key, "<the server's own API key: never shown>"),
+        Value::Array(items) => items.iter_mut().for_each(|v| hide_own_key(v, key)),
+        Value::Object(object) => object.values_mut().for_each(|v| hide_own_key(v, key)),
+        _ => {}
+    }
 }
 
 /// With `--secrets-dir`: moves the secret of a secret-issuing tool's result into a new 0600 file
 /// in `dir` and puts the file's path in its place.
-pub fn store_secret(_dir: &Path, _tool: &str, value: Value) -> Result<Value, ToolError> {
+pub fn store_secret(dir: &Path, tool: &str, mut value: Value) -> Result<Value, ToolError> {
+    if !dir.is_dir() {
+        return Err(ToolError::local(format!(
+            "--secrets-dir {} is not an existing directory, so the secret was not handed out; create \
+             it (only you should be able to read it) and call {tool} again",
+            dir.display()
+        )));
+    }
+    let Some(response) = response_message(tool) else { return Ok(value) };
+    let name = format!(
+        "{tool}-{}-{:06x}.json",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        rand::random::<u32>() & 0xff_ffff
+    );
+    let path = dir.join(name);
+    let marker = json!(format!("<stored in {}>", path.display()));
+    let mut secrets = Vec::new();
+    each_message(&mut value, &response, &mut |message, object| {
+        for (type_name, path, _) in secret_fields(message) {
+            at_path(object, path, &mut |holder, field| {
+                let Some(secret) = holder.get(field).filter(|v| !is_empty(v)).cloned() else { return };
+                // The id says which secret this is: a shared secret's or key's own id, else the owner's.
+                let id = holder.get("id").or_else(|| holder.get("location_id")).cloned().unwrap_or(Value::Null);
+                secrets.push(json!({"message": type_name, "field": path, "id": id, "secret": secret}));
+                holder.insert(field.to_string(), marker.clone());
+            });
+        }
+    });
+    if secrets.is_empty() {
+        return Ok(value);
+    }
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let contents = json!({"tool": tool, "created": created, "secrets": secrets});
+    write_new_private(&path, &contents)
+        .map_err(|e| ToolError::local(format!("cannot write the secret to {}: {e}", path.display())))?;
+    value["secret_file"] = json!(path.display().to_string());
     Ok(value)
+}
+
+/// Creates `path` (never overwriting), readable by its owner only, and syncs it to disk.
+fn write_new_private(path: &Path, contents: &Value) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(&serde_json::to_vec_pretty(contents)?)?;
+    file.sync_all()
+}
+
+/// The message a tool's result is (every tool is an AppService method `X` answering
+/// `XResponse`); the handlers' extra fields are plain values with no secrets.
+fn response_message(tool: &str) -> Option<MessageDescriptor> {
+    catalogue().get(tool).map(|row| descriptor(&format!("viam.app.v1.{}Response", row.op.method)))
+}
+
+fn secret_fields(message: &MessageDescriptor) -> impl Iterator<Item = (&'static str, &'static str, Owner)> + '_ {
+    SECRET_FIELDS.into_iter().filter(move |(type_name, _, _)| *type_name == message.full_name())
+}
+
+/// Calls `f` on every message object in `value`, typed by `message`, outer messages first.
+fn each_message(
+    value: &mut Value,
+    message: &MessageDescriptor,
+    f: &mut dyn FnMut(&MessageDescriptor, &mut Map<String, Value>),
+) {
+    let Value::Object(object) = value else { return };
+    f(message, object);
+    for field in message.fields() {
+        let Kind::Message(child) = field.kind() else { continue };
+        // Maps and the well-known types (Struct, Timestamp) are values, not messages to walk.
+        if field.is_map() || child.package_name() == "google.protobuf" {
+            continue;
+        }
+        match object.get_mut(field.name()) {
+            Some(Value::Array(items)) => items.iter_mut().for_each(|item| each_message(item, &child, f)),
+            Some(item) => each_message(item, &child, f),
+            None => {}
+        }
+    }
+}
+
+/// Calls `f(holder, field)` for each object that `path` (e.g. `secrets[].secret`) reaches in
+/// `object`, with the name of the last field.
+fn at_path(object: &mut Map<String, Value>, path: &str, f: &mut dyn FnMut(&mut Map<String, Value>, &str)) {
+    let Some((head, rest)) = path.split_once('.') else { return f(object, path) };
+    match (head.strip_suffix("[]"), object.get_mut(head.trim_end_matches("[]"))) {
+        (Some(_), Some(Value::Array(items))) => {
+            for item in items {
+                if let Value::Object(inner) = item {
+                    at_path(inner, rest, f);
+                }
+            }
+        }
+        (None, Some(Value::Object(inner))) => at_path(inner, rest, f),
+        _ => {}
+    }
+}
+
+/// Redacts by key name every config a message object holds: its `Struct` (and `Value`) fields,
+/// its string maps and its config JSON texts.
+fn redact_configs(message: &MessageDescriptor, object: &mut Map<String, Value>) {
+    for field in message.fields() {
+        let config = field.is_map()
+            || matches!(field.kind(), Kind::Message(m) if matches!(m.full_name(),
+                "google.protobuf.Struct" | "google.protobuf.Value" | "google.protobuf.ListValue"));
+        let json_text = CONFIG_JSON_FIELDS.contains(&(message.full_name(), field.name()));
+        match object.get_mut(field.name()) {
+            Some(value) if config => {
+                redact_config(value);
+            }
+            Some(value) if json_text => redact_config_text(value),
+            _ => {}
+        }
+    }
+}
+
+/// Replaces the value of every secret-named key, at any depth; says whether anything was.
+fn redact_config(value: &mut Value) -> bool {
+    match value {
+        Value::Object(object) => object.iter_mut().fold(false, |changed, (key, v)| {
+            if is_secret_key(key) && !is_empty(v) {
+                *v = json!(CONFIG_MARKER);
+                true
+            } else {
+                redact_config(v) || changed
+            }
+        }),
+        Value::Array(items) => items.iter_mut().fold(false, |changed, v| redact_config(v) || changed),
+        _ => false,
+    }
+}
+
+/// A config as JSON text: rewritten only when something in it was redacted, so an untouched text
+/// stays byte for byte. Text that does not parse cannot be searched for secrets, so it goes whole.
+fn redact_config_text(value: &mut Value) {
+    let Value::String(text) = value else { return };
+    if text.is_empty() {
+        return;
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut config) => {
+            if redact_config(&mut config) {
+                *text = config.to_string();
+            }
+        }
+        Err(_) => *text = CONFIG_MARKER.to_string(),
+    }
+}
+
+fn redact_argument_tree(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            for (name, v) in object.iter_mut() {
+                match name.as_str() {
+                    "config" | "robot_config" | "fragment_variables" => {
+                        redact_config(v);
+                    }
+                    "file_base64" => {
+                        if let Value::String(data) = v {
+                            // Base64 carries 3 bytes in every 4 characters.
+                            *v = json!(format!("<{} bytes>", data.trim_end_matches('=').len() * 3 / 4));
+                        }
+                    }
+                    n if n.ends_with("config_json") => redact_config_text(v),
+                    _ => redact_argument_tree(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_argument_tree),
+        _ => {}
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let normalized: String = key.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+    let named = SECRET_NAMES.contains(&normalized.as_str()) || SECRET_PARTS.iter().any(|p| normalized.contains(p));
+    named && !NOT_SECRET_LAST_WORDS.contains(&last_word(key).as_str())
+}
+
+/// The last word of a key, lowercase: `apiKeyId` → `id`, `token_url` → `url`, `APIKey` → `apikey`.
+fn last_word(key: &str) -> String {
+    let mut word = String::new();
+    let mut after_lower = false;
+    for c in key.chars() {
+        if !c.is_alphanumeric() {
+            word.clear();
+            after_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && after_lower {
+            word.clear();
+        }
+        after_lower = !c.is_uppercase();
+        word.extend(c.to_lowercase());
+    }
+    word
+}
+
+/// Nothing to hide: an unset or empty value.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part() -> Value {
+        json!({
+            "id": "p1", "name": "main", "secret": "legacy-part-secret",
+            "secrets": [{"id": "s1", "secret": "part-secret-1", "state": "STATE_ENABLED"}],
+            "robot_config": {"components": [{"name": "cam", "attributes": {"password": "hunter2", "key_id": "k9"}}]},
+            "user_supplied_info": {"apiKey": "abc"},
+            "robot_config_json": "{\"network\":{\"token\":\"t0k\"},\"name\":\"n\"}",
+        })
+    }
+
+    #[test]
+    fn secret_keys_by_name() {
+        for secret in [
+            "password",
+            "Password",
+            "passwd",
+            "db_password",
+            "secret",
+            "client_secret",
+            "key_secret",
+            "token",
+            "accessToken",
+            "api_key",
+            "apiKey",
+            "API-KEY",
+            "private_key",
+            "credentials",
+            "aws_access_key",
+            "auth",
+            "Authorization",
+            "basic_auth",
+            "password_hash",
+            "secret_valid",
+        ] {
+            assert!(is_secret_key(secret), "{secret} should be redacted");
+        }
+        for harmless in [
+            "key",
+            "key_id",
+            "api_key_id",
+            "apiKeyId",
+            "secret_id",
+            "secret_name",
+            "token_url",
+            "credentials_path",
+            "author",
+            "authority",
+            "name",
+            "pins",
+            "board",
+            "url",
+            "auth_type",
+        ] {
+            assert!(!is_secret_key(harmless), "{harmless} should not be redacted");
+        }
+        assert_eq!(last_word("apiKeyID"), "id");
+        assert_eq!(last_word("APIKey"), "apikey");
+        assert_eq!(last_word("token_"), "");
+    }
+
+    #[test]
+    fn part_secrets_and_config_keys_are_redacted_by_path() {
+        let mut result = json!({"part": part(), "config_json": "{\"password\":\"hunter2\",\"a\":1}"});
+        redact_result("get_robot_part", &mut result);
+        let part = &result["part"];
+        assert_eq!(part["secret"], json!(Owner::Part.marker()));
+        assert_eq!(part["secrets"][0]["secret"], json!(Owner::Part.marker()));
+        assert_eq!(part["secrets"][0]["id"], json!("s1"));
+        let camera = &part["robot_config"]["components"][0]["attributes"];
+        assert_eq!(camera["password"], json!(CONFIG_MARKER));
+        assert_eq!(camera["key_id"], json!("k9"));
+        assert_eq!(part["user_supplied_info"]["apiKey"], json!(CONFIG_MARKER));
+        let text: Value = serde_json::from_str(part["robot_config_json"].as_str().unwrap()).unwrap();
+        assert_eq!(text, json!({"network": {"token": CONFIG_MARKER}, "name": "n"}));
+        let text: Value = serde_json::from_str(result["config_json"].as_str().unwrap()).unwrap();
+        assert_eq!(text, json!({"password": CONFIG_MARKER, "a": 1}));
+        assert!(!result.to_string().contains("hunter2") && !result.to_string().contains("part-secret"));
+    }
+
+    #[test]
+    fn an_untouched_config_text_stays_as_it_was_and_garbage_goes_whole() {
+        let text = "{ \"b\": 1,  \"a\": [] }";
+        let mut value = json!(text);
+        redact_config_text(&mut value);
+        assert_eq!(value, json!(text));
+        let mut value = json!("{not json password=1");
+        redact_config_text(&mut value);
+        assert_eq!(value, json!(CONFIG_MARKER));
+    }
+
+    #[test]
+    fn history_entries_locations_and_key_listings() {
+        let mut history = json!({"history": [{"part": "p1", "old": part()}]});
+        redact_result("get_robot_part_history", &mut history);
+        assert_eq!(history["history"][0]["old"]["secrets"][0]["secret"], json!(Owner::Part.marker()));
+        assert!(!history.to_string().contains("hunter2"));
+
+        let auth = json!({"secret": "loc-legacy", "location_id": "l1", "secrets": [{"id": "s", "secret": "loc-1"}]});
+        let mut locations = json!({"locations": [{"id": "l1", "name": "Lab", "auth": auth.clone()}]});
+        redact_result("list_locations", &mut locations);
+        assert_eq!(locations["locations"][0]["auth"]["secret"], json!(Owner::Location.marker()));
+        assert_eq!(locations["locations"][0]["auth"]["secrets"][0]["secret"], json!(Owner::Location.marker()));
+        assert_eq!(locations["locations"][0]["name"], json!("Lab"));
+
+        let mut keys =
+            json!({"api_keys": [{"api_key": {"id": "k1", "key": "s3cr3t", "name": "ci"}, "authorizations": []}]});
+        redact_result("list_keys", &mut keys);
+        assert_eq!(keys["api_keys"][0]["api_key"], json!({"id": "k1", "key": Owner::ApiKey.marker(), "name": "ci"}));
+    }
+
+    #[test]
+    fn tools_that_hand_out_a_secret_keep_it_but_not_config_secrets() {
+        let auth = json!({"auth": {"secret": "loc-legacy", "secrets": [{"id": "s", "secret": "loc-1"}]}});
+        let mut handed = auth.clone();
+        redact_result("location_auth", &mut handed);
+        assert_eq!(handed, auth);
+        let mut created = json!({"part": part()});
+        redact_result("create_robot_part_secret", &mut created);
+        assert_eq!(created["part"]["secrets"][0]["secret"], json!("part-secret-1"));
+        assert!(!created.to_string().contains("hunter2"));
+        let mut key = json!({"id": "k1", "key": "new-key"});
+        redact_result("rotate_key", &mut key);
+        assert_eq!(key["key"], json!("new-key"));
+    }
+
+    #[test]
+    fn a_field_named_secret_elsewhere_is_not_touched() {
+        // DeleteLocationSecret answers with nothing, so its result echoes the arguments.
+        let mut echo = json!({"location_id": "l1", "secret_id": "s1", "status": "ok"});
+        redact_result("delete_location_secret", &mut echo);
+        assert_eq!(echo, json!({"location_id": "l1", "secret_id": "s1", "status": "ok"}));
+        let mut org = json!({"organization": {"id": "o", "name": "secret-project",
+            "default_fragments": {"fragments": [{"fragment_id": "f", "fragment_variables": {"token": "x", "n": 1}}]}}});
+        redact_result("get_organization", &mut org);
+        assert_eq!(org["organization"]["name"], json!("secret-project"));
+        assert_eq!(
+            org["organization"]["default_fragments"]["fragments"][0]["fragment_variables"],
+            json!({"token": CONFIG_MARKER, "n": 1})
+        );
+    }
+
+    #[test]
+    fn arguments_lose_config_secrets_and_file_bytes_only() {
+        let arguments = json!({
+            "robot_part_id": "p1", "secret_id": "s1",
+            "robot_config": {"components": [{"attributes": {"password": "hunter2", "host": "h"}}]},
+            "robot_config_json": "{\"api_key\":\"abc\"}",
+            "default_fragments": [{"fragment_id": "f", "fragment_variables": {"secret": "v"}}],
+            "file_base64": "AQIDBA==",
+        });
+        let audited = redact_arguments(&arguments);
+        assert_eq!(audited["robot_part_id"], json!("p1"));
+        assert_eq!(audited["secret_id"], json!("s1"));
+        assert_eq!(audited["robot_config"]["components"][0]["attributes"]["host"], json!("h"));
+        assert_eq!(audited["file_base64"], json!("<4 bytes>"));
+        let text = audited.to_string();
+        for secret in ["hunter2", "abc", "\"v\""] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+
+    #[test]
+    fn the_servers_own_key_is_replaced_anywhere() {
+        let mut value = json!({"a": ["x-OWNKEY-y", {"b": "OWNKEY"}], "c": 3});
+        hide_own_key(&mut value, "OWNKEY");
+        assert!(!value.to_string().contains("OWNKEY"));
+        let mut untouched = json!({"a": "text"});
+        hide_own_key(&mut untouched, "");
+        assert_eq!(untouched, json!({"a": "text"}));
+    }
+
+    #[test]
+    fn stored_secrets_leave_only_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let result = json!({"auth": {"secret": "loc-legacy", "location_id": "l1",
+            "secrets": [{"id": "s1", "secret": "loc-1"}]}});
+        let stored = store_secret(dir.path(), "location_auth", result).unwrap();
+        let file = stored["secret_file"].as_str().unwrap();
+        assert!(!stored.to_string().contains("loc-1") && !stored.to_string().contains("loc-legacy"));
+        let name = Path::new(file).file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("location_auth-") && name.ends_with(".json"), "{name}");
+        let contents: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        assert_eq!(contents["secrets"][0]["id"], json!("l1"));
+        assert_eq!(
+            contents["secrets"][1],
+            json!({"message": "viam.app.v1.LocationAuth",
+            "field": "secrets[].secret", "id": "s1", "secret": "loc-1"})
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let missing = store_secret(&dir.path().join("nope"), "create_key", json!({"id": "k", "key": "v"}));
+        assert!(matches!(missing, Err(ToolError::Local { message }) if message.contains("--secrets-dir")));
+    }
 }

@@ -428,25 +428,26 @@ impl ToolRow {
             interaction,
         });
         let result = (self.op.handler)(cx.clone(), arguments).await.map_err(|e| e.with_ids(&ids));
-        let result = result.and_then(|value| self.protect_secrets(&cx.app.policy, value));
+        let result = result.and_then(|value| self.protect_secrets(&cx.app, value));
         if self.risk != Risk::Read {
             self.audit(&cx, &audited, &result, started);
         }
         result
     }
 
-    /// Redacts incidental secrets, or for a tool that hands one out, stores it in `--secrets-dir`.
-    fn protect_secrets(&self, policy: &Policy, mut value: Value) -> ToolResult {
-        if redact::hands_out_secret(self.name) {
-            return match &policy.secrets_dir {
-                Some(dir) => redact::store_secret(dir, self.name, value),
-                None => Ok(value),
-            };
-        }
-        if !policy.show_secrets {
+    /// Redacts incidental secrets (a tool that hands one out keeps that one) and hides the
+    /// server's own API key; with `--secrets-dir`, a handed-out secret goes to a file there.
+    fn protect_secrets(&self, app: &App, mut value: Value) -> ToolResult {
+        if !app.policy.show_secrets {
             redact::redact_result(self.name, &mut value);
         }
-        Ok(value)
+        if let Some(own) = app.conn.api_key() {
+            redact::hide_own_key(&mut value, &own.key);
+        }
+        match &app.policy.secrets_dir {
+            Some(dir) if redact::hands_out_secret(self.name) => redact::store_secret(dir, self.name, value),
+            _ => Ok(value),
+        }
     }
 
     fn audit(&self, cx: &CallContext, arguments: &Value, result: &ToolResult, started: Instant) {

@@ -2,10 +2,11 @@
 //! an rmcp client, so every test crosses the whole path (MCP → tool → gRPC → sandbox).
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, Tool};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion, Tool};
 use rmcp::service::RunningService;
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,16 @@ impl Harness {
 impl<C: ClientHandler> Harness<C> {
     /// As `start_with`, with `handler` as the MCP client (elicitation, progress, …).
     pub async fn start_client(config: SandboxConfig, args: &[&str], handler: C) -> Self {
+        Self::start_session(config, args, handler, ClientLifecycleMode::Initialize).await
+    }
+
+    /// As `start_client`, on a 2026-07-28 session (no initialize; MRTR instead of elicitation).
+    pub async fn start_modern(config: SandboxConfig, args: &[&str], handler: C) -> Self {
+        let modern = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
+        Self::start_session(config, args, handler, modern).await
+    }
+
+    async fn start_session(config: SandboxConfig, args: &[&str], handler: C, lifecycle: ClientLifecycleMode) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sandbox = sandbox::start(config, listener).await.unwrap();
         let url = sandbox.url();
@@ -60,7 +71,7 @@ impl<C: ClientHandler> Harness<C> {
                 }
             });
         }
-        let client = handler.serve(transport).await.unwrap();
+        let client = handler.serve_with_lifecycle(transport, lifecycle).await.unwrap();
         Self { sandbox, client, stderr }
     }
 
