@@ -51,7 +51,11 @@ impl ClientHandler for Person {
             rename_robot(&url, ids::ROBOT_ROVER_1, "renamed-meanwhile").await;
         }
         let result = ElicitResult::new(self.action.clone());
-        Ok(if self.action == ElicitationAction::Accept { result.with_content(json!({"confirm": true})) } else { result })
+        Ok(if self.action == ElicitationAction::Accept {
+            result.with_content(json!({"confirm": true}))
+        } else {
+            result
+        })
     }
 }
 

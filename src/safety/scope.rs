@@ -499,7 +499,7 @@ mod tests {
         let org = Resolved { what: "organization \"O1\"".into(), location: None, org: Some("O1".into()) };
         assert_eq!(org.describe(), "organization \"O1\" is an organization-level target");
         let e = scope(&[], &["L1"]).refuse(&org);
-        assert!(e.to_string().contains("need --org"), "{e}");
+        assert!(e.to_string().contains("need the organization in --org"), "{e}");
     }
 
     #[test]
