@@ -15,12 +15,15 @@ pub fn descriptor(full_name: &str) -> MessageDescriptor {
     POOL.get_message_by_name(full_name).unwrap_or_else(|| panic!("message {full_name} is in the descriptor set"))
 }
 
+/// A generated message as a dynamic one, for serde in either direction.
+pub fn to_dynamic<M: prost::Message>(full_name: &str, message: &M) -> DynamicMessage {
+    DynamicMessage::decode(descriptor(full_name), message.encode_to_vec().as_slice())
+        .expect("a message re-decodes with its own descriptor")
+}
+
 /// Serializes any generated message as proto3 JSON.
 pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Value {
-    let bytes = message.encode_to_vec();
-    let dynamic = DynamicMessage::decode(descriptor(&M::full_name()), bytes.as_slice())
-        .expect("a message re-decodes with its own descriptor");
-    dynamic
+    to_dynamic(&M::full_name(), message)
         .serialize_with_options(serde_json::value::Serializer, &OPTIONS)
         .expect("proto3 JSON serialization of a valid message")
 }

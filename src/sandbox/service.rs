@@ -77,7 +77,8 @@ impl Sandbox {
     /// deleted or the sandbox shuts down. Ticks without matching entries send nothing: the Python SDK
     /// treats an empty batch as the end of the stream.
     async fn tail(&self, request: Request<TailRobotPartLogsRequest>) -> Result<Response<TailStream>, Status> {
-        let (_, message) = self.admit_request("TailRobotPartLogs", request).await?;
+        let (_, message) =
+            self.admit_request(<TailRobotPartLogsRequest as crate::proto::Rpc>::method(), request).await?;
         let mut tail = self.state().tail_robot_part_logs(message)?;
         let (tx, rx) = mpsc::channel(16);
         let (state, stop, period) = (self.state.clone(), self.stop.clone(), self.config.tail_interval);
@@ -108,12 +109,12 @@ impl Sandbox {
         &self,
         request: Request<Streaming<UploadModuleFileRequest>>,
     ) -> Result<Response<UploadModuleFileResponse>, Status> {
-        const METHOD: &str = "UploadModuleFile";
-        self.admit(METHOD, request.metadata()).await?;
+        let method = <UploadModuleFileRequest as crate::proto::Rpc>::method();
+        self.admit(method, request.metadata()).await?;
         let mut stream = request.into_inner();
         let (mut info, mut size) = (None, 0u64);
         while let Some(message) = stream.message().await? {
-            self.record(METHOD, &message);
+            self.record(method, &message);
             match (message.module_file, &info) {
                 (Some(ModuleFile::ModuleFileInfo(first)), None) => info = Some(first),
                 (Some(ModuleFile::File(chunk)), Some(_)) => size += chunk.len() as u64,
@@ -134,7 +135,7 @@ type TailStream = ReceiverStream<Result<TailRobotPartLogsResponse, Status>>;
 /// Generates the `AppService` impl from a table: `read` RPCs see the state, `write` ones change it (and are
 /// saved), `write_as` ones also learn the caller's API key id (for history entries).
 macro_rules! app_service {
-    ($($kind:ident $name:ident($request:ident) -> $response:ident = $method:literal;)*) => {
+    ($($kind:ident $name:ident($request:ident) -> $response:ident;)*) => {
         #[tonic::async_trait]
         impl AppService for Sandbox {
             type TailRobotPartLogsStream = TailStream;
@@ -155,93 +156,93 @@ macro_rules! app_service {
 
             $(
                 async fn $name(&self, request: Request<$request>) -> Result<Response<$response>, Status> {
-                    app_service!(@$kind self, $method, request, $name)
+                    app_service!(@$kind self, <$request as crate::proto::Rpc>::method(), request, $name)
                 }
             )*
         }
     };
-    (@read $self:ident, $method:literal, $request:ident, $name:ident) => {
+    (@read $self:ident, $method:expr, $request:ident, $name:ident) => {
         $self.read($method, $request, State::$name).await
     };
-    (@write $self:ident, $method:literal, $request:ident, $name:ident) => {
+    (@write $self:ident, $method:expr, $request:ident, $name:ident) => {
         $self.write($method, $request, |state, r, _| state.$name(r)).await
     };
-    (@write_as $self:ident, $method:literal, $request:ident, $name:ident) => {
+    (@write_as $self:ident, $method:expr, $request:ident, $name:ident) => {
         $self.write($method, $request, State::$name).await
     };
 }
 
 app_service! {
-    read get_user_id_by_email(GetUserIdByEmailRequest) -> GetUserIdByEmailResponse = "GetUserIDByEmail";
-    write create_organization(CreateOrganizationRequest) -> CreateOrganizationResponse = "CreateOrganization";
-    read list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse = "ListOrganizations";
+    read get_user_id_by_email(GetUserIdByEmailRequest) -> GetUserIdByEmailResponse;
+    write create_organization(CreateOrganizationRequest) -> CreateOrganizationResponse;
+    read list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse;
     read get_organizations_with_access_to_location(GetOrganizationsWithAccessToLocationRequest)
-        -> GetOrganizationsWithAccessToLocationResponse = "GetOrganizationsWithAccessToLocation";
-    read list_organizations_by_user(ListOrganizationsByUserRequest) -> ListOrganizationsByUserResponse = "ListOrganizationsByUser";
-    read get_organization(GetOrganizationRequest) -> GetOrganizationResponse = "GetOrganization";
+        -> GetOrganizationsWithAccessToLocationResponse;
+    read list_organizations_by_user(ListOrganizationsByUserRequest) -> ListOrganizationsByUserResponse;
+    read get_organization(GetOrganizationRequest) -> GetOrganizationResponse;
     read get_organization_namespace_availability(GetOrganizationNamespaceAvailabilityRequest)
-        -> GetOrganizationNamespaceAvailabilityResponse = "GetOrganizationNamespaceAvailability";
-    write update_organization(UpdateOrganizationRequest) -> UpdateOrganizationResponse = "UpdateOrganization";
-    write delete_organization(DeleteOrganizationRequest) -> DeleteOrganizationResponse = "DeleteOrganization";
-    read list_organization_members(ListOrganizationMembersRequest) -> ListOrganizationMembersResponse = "ListOrganizationMembers";
-    write create_organization_invite(CreateOrganizationInviteRequest) -> CreateOrganizationInviteResponse = "CreateOrganizationInvite";
+        -> GetOrganizationNamespaceAvailabilityResponse;
+    write update_organization(UpdateOrganizationRequest) -> UpdateOrganizationResponse;
+    write delete_organization(DeleteOrganizationRequest) -> DeleteOrganizationResponse;
+    read list_organization_members(ListOrganizationMembersRequest) -> ListOrganizationMembersResponse;
+    write create_organization_invite(CreateOrganizationInviteRequest) -> CreateOrganizationInviteResponse;
     write update_organization_invite_authorizations(UpdateOrganizationInviteAuthorizationsRequest)
-        -> UpdateOrganizationInviteAuthorizationsResponse = "UpdateOrganizationInviteAuthorizations";
-    write delete_organization_member(DeleteOrganizationMemberRequest) -> DeleteOrganizationMemberResponse = "DeleteOrganizationMember";
-    write delete_organization_invite(DeleteOrganizationInviteRequest) -> DeleteOrganizationInviteResponse = "DeleteOrganizationInvite";
-    read resend_organization_invite(ResendOrganizationInviteRequest) -> ResendOrganizationInviteResponse = "ResendOrganizationInvite";
-    write create_location(CreateLocationRequest) -> CreateLocationResponse = "CreateLocation";
-    read get_location(GetLocationRequest) -> GetLocationResponse = "GetLocation";
-    write update_location(UpdateLocationRequest) -> UpdateLocationResponse = "UpdateLocation";
-    write delete_location(DeleteLocationRequest) -> DeleteLocationResponse = "DeleteLocation";
-    read list_locations(ListLocationsRequest) -> ListLocationsResponse = "ListLocations";
-    write share_location(ShareLocationRequest) -> ShareLocationResponse = "ShareLocation";
-    write unshare_location(UnshareLocationRequest) -> UnshareLocationResponse = "UnshareLocation";
-    read location_auth(LocationAuthRequest) -> LocationAuthResponse = "LocationAuth";
-    write create_location_secret(CreateLocationSecretRequest) -> CreateLocationSecretResponse = "CreateLocationSecret";
-    write delete_location_secret(DeleteLocationSecretRequest) -> DeleteLocationSecretResponse = "DeleteLocationSecret";
-    read get_robot(GetRobotRequest) -> GetRobotResponse = "GetRobot";
-    read get_rover_rental_robots(GetRoverRentalRobotsRequest) -> GetRoverRentalRobotsResponse = "GetRoverRentalRobots";
-    read get_robot_parts(GetRobotPartsRequest) -> GetRobotPartsResponse = "GetRobotParts";
-    read get_robot_part(GetRobotPartRequest) -> GetRobotPartResponse = "GetRobotPart";
-    read get_robot_part_logs(GetRobotPartLogsRequest) -> GetRobotPartLogsResponse = "GetRobotPartLogs";
-    read get_robot_part_history(GetRobotPartHistoryRequest) -> GetRobotPartHistoryResponse = "GetRobotPartHistory";
-    write_as update_robot_part(UpdateRobotPartRequest) -> UpdateRobotPartResponse = "UpdateRobotPart";
-    write new_robot_part(NewRobotPartRequest) -> NewRobotPartResponse = "NewRobotPart";
-    write delete_robot_part(DeleteRobotPartRequest) -> DeleteRobotPartResponse = "DeleteRobotPart";
-    read get_robot_api_keys(GetRobotApiKeysRequest) -> GetRobotApiKeysResponse = "GetRobotAPIKeys";
-    write mark_part_as_main(MarkPartAsMainRequest) -> MarkPartAsMainResponse = "MarkPartAsMain";
-    write mark_part_for_restart(MarkPartForRestartRequest) -> MarkPartForRestartResponse = "MarkPartForRestart";
-    write create_robot_part_secret(CreateRobotPartSecretRequest) -> CreateRobotPartSecretResponse = "CreateRobotPartSecret";
-    write delete_robot_part_secret(DeleteRobotPartSecretRequest) -> DeleteRobotPartSecretResponse = "DeleteRobotPartSecret";
-    read list_robots(ListRobotsRequest) -> ListRobotsResponse = "ListRobots";
-    write new_robot(NewRobotRequest) -> NewRobotResponse = "NewRobot";
-    write update_robot(UpdateRobotRequest) -> UpdateRobotResponse = "UpdateRobot";
-    write delete_robot(DeleteRobotRequest) -> DeleteRobotResponse = "DeleteRobot";
-    read list_fragments(ListFragmentsRequest) -> ListFragmentsResponse = "ListFragments";
-    read get_fragment(GetFragmentRequest) -> GetFragmentResponse = "GetFragment";
-    write create_fragment(CreateFragmentRequest) -> CreateFragmentResponse = "CreateFragment";
-    write_as update_fragment(UpdateFragmentRequest) -> UpdateFragmentResponse = "UpdateFragment";
-    write delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse = "DeleteFragment";
-    read get_fragment_history(GetFragmentHistoryRequest) -> GetFragmentHistoryResponse = "GetFragmentHistory";
-    write add_role(AddRoleRequest) -> AddRoleResponse = "AddRole";
-    write remove_role(RemoveRoleRequest) -> RemoveRoleResponse = "RemoveRole";
-    write change_role(ChangeRoleRequest) -> ChangeRoleResponse = "ChangeRole";
-    read list_authorizations(ListAuthorizationsRequest) -> ListAuthorizationsResponse = "ListAuthorizations";
-    read check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse = "CheckPermissions";
-    read get_registry_item(GetRegistryItemRequest) -> GetRegistryItemResponse = "GetRegistryItem";
-    write create_registry_item(CreateRegistryItemRequest) -> CreateRegistryItemResponse = "CreateRegistryItem";
-    write update_registry_item(UpdateRegistryItemRequest) -> UpdateRegistryItemResponse = "UpdateRegistryItem";
-    read list_registry_items(ListRegistryItemsRequest) -> ListRegistryItemsResponse = "ListRegistryItems";
-    write delete_registry_item(DeleteRegistryItemRequest) -> DeleteRegistryItemResponse = "DeleteRegistryItem";
-    write create_module(CreateModuleRequest) -> CreateModuleResponse = "CreateModule";
-    write update_module(UpdateModuleRequest) -> UpdateModuleResponse = "UpdateModule";
-    read get_module(GetModuleRequest) -> GetModuleResponse = "GetModule";
-    read list_modules(ListModulesRequest) -> ListModulesResponse = "ListModules";
-    write create_key(CreateKeyRequest) -> CreateKeyResponse = "CreateKey";
-    write delete_key(DeleteKeyRequest) -> DeleteKeyResponse = "DeleteKey";
+        -> UpdateOrganizationInviteAuthorizationsResponse;
+    write delete_organization_member(DeleteOrganizationMemberRequest) -> DeleteOrganizationMemberResponse;
+    write delete_organization_invite(DeleteOrganizationInviteRequest) -> DeleteOrganizationInviteResponse;
+    read resend_organization_invite(ResendOrganizationInviteRequest) -> ResendOrganizationInviteResponse;
+    write create_location(CreateLocationRequest) -> CreateLocationResponse;
+    read get_location(GetLocationRequest) -> GetLocationResponse;
+    write update_location(UpdateLocationRequest) -> UpdateLocationResponse;
+    write delete_location(DeleteLocationRequest) -> DeleteLocationResponse;
+    read list_locations(ListLocationsRequest) -> ListLocationsResponse;
+    write share_location(ShareLocationRequest) -> ShareLocationResponse;
+    write unshare_location(UnshareLocationRequest) -> UnshareLocationResponse;
+    read location_auth(LocationAuthRequest) -> LocationAuthResponse;
+    write create_location_secret(CreateLocationSecretRequest) -> CreateLocationSecretResponse;
+    write delete_location_secret(DeleteLocationSecretRequest) -> DeleteLocationSecretResponse;
+    read get_robot(GetRobotRequest) -> GetRobotResponse;
+    read get_rover_rental_robots(GetRoverRentalRobotsRequest) -> GetRoverRentalRobotsResponse;
+    read get_robot_parts(GetRobotPartsRequest) -> GetRobotPartsResponse;
+    read get_robot_part(GetRobotPartRequest) -> GetRobotPartResponse;
+    read get_robot_part_logs(GetRobotPartLogsRequest) -> GetRobotPartLogsResponse;
+    read get_robot_part_history(GetRobotPartHistoryRequest) -> GetRobotPartHistoryResponse;
+    write_as update_robot_part(UpdateRobotPartRequest) -> UpdateRobotPartResponse;
+    write new_robot_part(NewRobotPartRequest) -> NewRobotPartResponse;
+    write delete_robot_part(DeleteRobotPartRequest) -> DeleteRobotPartResponse;
+    read get_robot_api_keys(GetRobotApiKeysRequest) -> GetRobotApiKeysResponse;
+    write mark_part_as_main(MarkPartAsMainRequest) -> MarkPartAsMainResponse;
+    write mark_part_for_restart(MarkPartForRestartRequest) -> MarkPartForRestartResponse;
+    write create_robot_part_secret(CreateRobotPartSecretRequest) -> CreateRobotPartSecretResponse;
+    write delete_robot_part_secret(DeleteRobotPartSecretRequest) -> DeleteRobotPartSecretResponse;
+    read list_robots(ListRobotsRequest) -> ListRobotsResponse;
+    write new_robot(NewRobotRequest) -> NewRobotResponse;
+    write update_robot(UpdateRobotRequest) -> UpdateRobotResponse;
+    write delete_robot(DeleteRobotRequest) -> DeleteRobotResponse;
+    read list_fragments(ListFragmentsRequest) -> ListFragmentsResponse;
+    read get_fragment(GetFragmentRequest) -> GetFragmentResponse;
+    write create_fragment(CreateFragmentRequest) -> CreateFragmentResponse;
+    write_as update_fragment(UpdateFragmentRequest) -> UpdateFragmentResponse;
+    write delete_fragment(DeleteFragmentRequest) -> DeleteFragmentResponse;
+    read get_fragment_history(GetFragmentHistoryRequest) -> GetFragmentHistoryResponse;
+    write add_role(AddRoleRequest) -> AddRoleResponse;
+    write remove_role(RemoveRoleRequest) -> RemoveRoleResponse;
+    write change_role(ChangeRoleRequest) -> ChangeRoleResponse;
+    read list_authorizations(ListAuthorizationsRequest) -> ListAuthorizationsResponse;
+    read check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse;
+    read get_registry_item(GetRegistryItemRequest) -> GetRegistryItemResponse;
+    write create_registry_item(CreateRegistryItemRequest) -> CreateRegistryItemResponse;
+    write update_registry_item(UpdateRegistryItemRequest) -> UpdateRegistryItemResponse;
+    read list_registry_items(ListRegistryItemsRequest) -> ListRegistryItemsResponse;
+    write delete_registry_item(DeleteRegistryItemRequest) -> DeleteRegistryItemResponse;
+    write create_module(CreateModuleRequest) -> CreateModuleResponse;
+    write update_module(UpdateModuleRequest) -> UpdateModuleResponse;
+    read get_module(GetModuleRequest) -> GetModuleResponse;
+    read list_modules(ListModulesRequest) -> ListModulesResponse;
+    write create_key(CreateKeyRequest) -> CreateKeyResponse;
+    write delete_key(DeleteKeyRequest) -> DeleteKeyResponse;
     write create_key_from_existing_key_authorizations(CreateKeyFromExistingKeyAuthorizationsRequest)
-        -> CreateKeyFromExistingKeyAuthorizationsResponse = "CreateKeyFromExistingKeyAuthorizations";
-    read list_keys(ListKeysRequest) -> ListKeysResponse = "ListKeys";
-    write rotate_key(RotateKeyRequest) -> RotateKeyResponse = "RotateKey";
+        -> CreateKeyFromExistingKeyAuthorizationsResponse;
+    read list_keys(ListKeysRequest) -> ListKeysResponse;
+    write rotate_key(RotateKeyRequest) -> RotateKeyResponse;
 }

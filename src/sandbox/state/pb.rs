@@ -1,25 +1,12 @@
 //! Proto messages as serde values (canonical proto3 JSON through prost-reflect), so the state model can
 //! hold the generated types directly and still persist as readable JSON.
 use std::ops::{Deref, DerefMut};
-use std::sync::LazyLock;
 
+use crate::proto_json::{descriptor, to_dynamic};
 use prost::{Message, Name};
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
+use prost_reflect::DynamicMessage;
 use serde::de::Error as _;
-use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(crate::proto::DESCRIPTOR_SET).expect("the build script emits a valid descriptor set")
-});
-
-fn descriptor(full_name: &str) -> MessageDescriptor {
-    POOL.get_message_by_name(full_name).unwrap_or_else(|| panic!("{full_name} is missing from the descriptor set"))
-}
-
-fn to_dynamic<M: Message>(full_name: &str, message: &M) -> Result<DynamicMessage, prost::DecodeError> {
-    DynamicMessage::decode(descriptor(full_name), message.encode_to_vec().as_slice())
-}
 
 /// A generated message that (de)serializes as proto3 JSON.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -40,7 +27,7 @@ impl<M> DerefMut for Pb<M> {
 
 impl<M: Message + Name> Serialize for Pb<M> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        to_dynamic(&M::full_name(), &self.0).map_err(S::Error::custom)?.serialize(serializer)
+        to_dynamic(&M::full_name(), &self.0).serialize(serializer)
     }
 }
 
@@ -58,7 +45,7 @@ const STRUCT: &str = "google.protobuf.Struct";
 
 /// A `Struct` as the plain JSON object it stands for.
 pub fn struct_to_json(value: &prost_types::Struct) -> serde_json::Value {
-    let message = to_dynamic(STRUCT, value).expect("a Struct always round-trips");
+    let message = to_dynamic(STRUCT, value);
     serde_json::to_value(message).expect("a Struct always serializes")
 }
 
