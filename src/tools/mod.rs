@@ -405,14 +405,18 @@ impl ToolRow {
         interaction: Interaction,
     ) -> ToolResult {
         let started = Instant::now();
-        let confirmed = if self.risk == Risk::Destructive {
-            match arguments.remove("confirm") {
-                None => false,
-                Some(Value::Bool(b)) => b,
-                Some(other) => return Err(ToolError::invalid(format!("confirm: expected a boolean, got {other}"))),
+        let confirmed = match (self.risk, arguments.remove("confirm")) {
+            (Risk::Destructive, None) => Ok(false),
+            (Risk::Destructive, Some(Value::Bool(b))) => Ok(b),
+            (Risk::Destructive, Some(other)) => {
+                Err(ToolError::invalid(format!("confirm: expected a boolean, got {other}")))
             }
-        } else {
-            false
+            // Not a destructive tool: `confirm` is an unknown argument like any other.
+            (_, Some(other)) => {
+                arguments.insert("confirm".into(), other);
+                Ok(false)
+            }
+            (_, None) => Ok(false),
         };
         let ids = ids_in(&arguments);
         let audited = Value::Object(arguments.clone());
@@ -420,14 +424,17 @@ impl ToolRow {
             app,
             tool: self.name,
             risk: self.risk,
-            confirmed,
+            confirmed: *confirmed.as_ref().unwrap_or(&false),
             cancel,
             progress,
             roots,
             confirmation: Mutex::new(None),
             interaction,
         });
-        let result = (self.op.handler)(cx.clone(), arguments).await.map_err(|e| e.with_ids(&ids));
+        let result = match confirmed {
+            Ok(_) => (self.op.handler)(cx.clone(), arguments).await.map_err(|e| e.with_ids(&ids)),
+            Err(e) => Err(e),
+        };
         let result = result.and_then(|value| self.protect_secrets(&cx.app, value));
         if self.risk != Risk::Read {
             self.audit(&cx, &audited, &result, started);
