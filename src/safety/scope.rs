@@ -72,7 +72,7 @@ impl Scope {
         }
     }
 
-    /// `(--org O1, O2; --location L1)`
+    /// `--org O1, O2; --location L1`
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         if !self.orgs.is_empty() {
