@@ -120,6 +120,10 @@ impl Options {
             }
             None => None,
         };
+        if let Some(dir) = &self.secrets_dir {
+            // Checked now: a missing directory found after a key was created would lose the key.
+            anyhow::ensure!(dir.is_dir(), "--secrets-dir {} is not an existing directory", dir.display());
+        }
         Ok(Policy {
             confirm: self.confirm,
             show_secrets: self.show_secrets,

@@ -148,8 +148,9 @@ pub fn hide_own_key(value: &mut Value, key: &str) {
 pub fn store_secret(dir: &Path, tool: &str, mut value: Value) -> Result<Value, ToolError> {
     if !dir.is_dir() {
         return Err(ToolError::local(format!(
-            "--secrets-dir {} is not an existing directory, so the secret was not handed out; create \
-             it (only you should be able to read it) and call {tool} again",
+            "--secrets-dir {} is not an existing directory, so the secret was not handed out. {tool} \
+             did run: create the directory (readable by you only) and call it again; a secret it just \
+             created is then unused and can be deleted",
             dir.display()
         )));
     }
@@ -265,18 +266,23 @@ fn redact_configs(message: &MessageDescriptor, object: &mut Map<String, Value>) 
 
 /// Replaces the value of every secret-named key, at any depth; says whether anything was.
 fn redact_config(value: &mut Value) -> bool {
+    // Every element is visited: no short-circuit once something was redacted.
+    let mut changed = false;
     match value {
-        Value::Object(object) => object.iter_mut().fold(false, |changed, (key, v)| {
-            if is_secret_key(key) && !is_empty(v) {
-                *v = json!(CONFIG_MARKER);
-                true
-            } else {
-                redact_config(v) || changed
+        Value::Object(object) => {
+            for (key, v) in object.iter_mut() {
+                if is_secret_key(key) && !is_empty(v) {
+                    *v = json!(CONFIG_MARKER);
+                    changed = true;
+                } else {
+                    changed |= redact_config(v);
+                }
             }
-        }),
-        Value::Array(items) => items.iter_mut().fold(false, |changed, v| redact_config(v) || changed),
-        _ => false,
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| changed |= redact_config(v)),
+        _ => {}
     }
+    changed
 }
 
 /// A config as JSON text: rewritten only when something in it was redacted, so an untouched text

@@ -398,19 +398,15 @@ async fn in_location(app: &App, what: String, location_id: String) -> Result<Res
 
 /// The organization whose ListKeys holds API key `id`, and the key's authorizations.
 async fn find_key(app: &App, id: &str) -> Result<(String, Vec<app::AuthorizationDetails>), ToolError> {
-    for organization in read(app, app::ListOrganizationsRequest {}).await?.organizations {
-        // Seeing an organization does not mean being allowed to list its keys.
-        let Ok(listed) = read(app, app::ListKeysRequest { org_id: organization.id.clone() }).await else { continue };
-        if let Some(found) = listed.api_keys.into_iter().find(|k| k.api_key.as_ref().is_some_and(|k| k.id == id)) {
-            return Ok((organization.id, found.authorizations));
-        }
+    match crate::tools::find_api_key(app, id).await? {
+        Some((organization_id, found)) => Ok((organization_id, found.authorizations)),
+        None => Err(ToolError::OutOfScope {
+            message: format!(
+                "API key {id:?} is in no organization this server's API key can list, so it can't be checked \
+                 against the pinned scope. Nothing was changed"
+            ),
+        }),
     }
-    Err(ToolError::OutOfScope {
-        message: format!(
-            "API key {id:?} is in no organization this server's API key can list, so it can't be checked \
-             against the pinned scope. Nothing was changed"
-        ),
-    })
 }
 
 #[cfg(test)]

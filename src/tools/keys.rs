@@ -107,17 +107,29 @@ fn get_robot_api_keys(a: RobotArgs, _: &App) -> Result<app::GetRobotApiKeysReque
 /// the key is looked up in every organization this server's API key can see.
 fn key_preview(app: Arc<App>, a: KeyArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
-        let organizations = app.conn.unary(app::ListOrganizationsRequest {}, Retry::OnUnavailable).await?.organizations;
-        for organization in organizations {
-            let request = app::ListKeysRequest { org_id: organization.id.clone() };
-            // Seeing an organization does not mean being allowed to list its keys.
-            let Ok(listed) = app.conn.unary(request, Retry::OnUnavailable).await else { continue };
-            if let Some(found) = listed.api_keys.iter().find(|k| k.api_key.as_ref().is_some_and(|k| k.id == a.id.0)) {
-                return Ok(found_key(&organization.id, found));
-            }
-        }
-        Ok(json!({"key": null, "note": "key not found in any organization this API key can see"}))
+        Ok(match find_api_key(&app, &a.id.0).await? {
+            Some((organization_id, found)) => found_key(&organization_id, &found),
+            None => json!({"key": null, "note": "key not found in any organization this API key can see"}),
+        })
     })
+}
+
+/// The organization holding API key `id`, and the key with its authorizations: the request
+/// names only the key, so every organization this server can see is searched.
+pub(crate) async fn find_api_key(
+    app: &App,
+    id: &str,
+) -> Result<Option<(String, app::ApiKeyWithAuthorizations)>, ToolError> {
+    let organizations = app.conn.unary(app::ListOrganizationsRequest {}, Retry::OnUnavailable).await?.organizations;
+    for organization in organizations {
+        let request = app::ListKeysRequest { org_id: organization.id.clone() };
+        // Seeing an organization does not mean being allowed to list its keys.
+        let Ok(listed) = app.conn.unary(request, Retry::OnUnavailable).await else { continue };
+        if let Some(found) = listed.api_keys.into_iter().find(|k| k.api_key.as_ref().is_some_and(|k| k.id == id)) {
+            return Ok(Some((organization.id, found)));
+        }
+    }
+    Ok(None)
 }
 
 fn found_key(organization_id: &str, found: &app::ApiKeyWithAuthorizations) -> Value {

@@ -11,6 +11,8 @@ mod machines;
 mod organizations;
 mod registry;
 
+pub(crate) use keys::find_api_key;
+
 use crate::connection::{Connection, Retry};
 use crate::error::ToolError;
 use crate::proto::Rpc;
