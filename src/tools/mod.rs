@@ -426,7 +426,7 @@ impl ToolRow {
             app,
             tool: self.name,
             risk: self.risk,
-            confirmed: *confirmed.as_ref().unwrap_or(&false),
+            confirmed: confirmed.as_ref().is_ok_and(|yes| *yes),
             cancel,
             progress,
             roots,
