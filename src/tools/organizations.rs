@@ -1,5 +1,6 @@
 //! Organizations, their members and invites.
 use super::args::{Authorization, Id};
+use super::locations::LocationArgs;
 use super::{Row, row, unary};
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -115,13 +116,6 @@ struct EmailArgs {
 struct NameArgs {
     /// The new organization's name.
     name: String,
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct LocationArgs {
-    /// The location's id.
-    location_id: Id,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
