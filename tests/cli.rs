@@ -1,0 +1,99 @@
+//! The command line: `call` through the same dispatch path (exit codes, JSON on stdout),
+//! `--sandbox-state` persisting across processes, and `sandbox --listen` serving on its own.
+mod common;
+
+use common::BIN;
+use serde_json::{Value, json};
+use std::process::{Command, Output, Stdio};
+use viam_fleet_mcp::sandbox::{DEMO_API_KEY, DEMO_API_KEY_ID, ids};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env_remove("VIAM_LOCATION_ID").output().unwrap()
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("stdout is JSON: {output:?}"))
+}
+
+#[test]
+fn call_prints_the_result_and_exits_1_on_a_tool_error() {
+    let ok = run(&["--sandbox", "call", "get_robot", &json!({"robot_id": ids::ROBOT_ARM}).to_string()]);
+    assert!(ok.status.success(), "{ok:?}");
+    assert_eq!(stdout_json(&ok)["robot"]["name"], json!("arm-station"));
+
+    let failed = run(&["--sandbox", "call", "get_robot", r#"{"robot_id": "nope"}"#]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(stdout_json(&failed)["error"], json!("NOT_FOUND"));
+
+    let unknown = run(&["--sandbox", "call", "get_robots"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("get_robots"));
+}
+
+#[test]
+fn sandbox_state_survives_between_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fleet.json");
+    let state = state.to_str().unwrap();
+    let created = run(&[
+        "--sandbox",
+        "--sandbox-state",
+        state,
+        "call",
+        "create_location",
+        &json!({"org_id": ids::ORG, "name": "Depot"}).to_string(),
+    ]);
+    assert!(created.status.success(), "{created:?}");
+    let id = stdout_json(&created)["location"]["id"].as_str().unwrap().to_string();
+
+    let listed = run(&[
+        "--sandbox",
+        "--sandbox-state",
+        state,
+        "call",
+        "list_locations",
+        &json!({"org_id": ids::ORG}).to_string(),
+    ]);
+    assert!(stdout_json(&listed)["locations"].to_string().contains(&id), "the new location is still there");
+    let fresh = run(&["--sandbox", "call", "list_locations", &json!({"org_id": ids::ORG}).to_string()]);
+    assert!(!stdout_json(&fresh)["locations"].to_string().contains(&id), "without the file, the seed is fresh");
+}
+
+#[tokio::test]
+async fn the_standalone_sandbox_prints_its_key_and_serves() {
+    use tokio::io::AsyncBufReadExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = tokio::process::Command::new(BIN)
+        .args(["sandbox", "--listen", &listen])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("VIAM_API_KEY=") {
+            break;
+        }
+    }
+    assert!(
+        printed.contains(&format!("VIAM_API_KEY_ID={DEMO_API_KEY_ID}")) && printed.contains(DEMO_API_KEY),
+        "{printed}"
+    );
+
+    let output = tokio::process::Command::new(BIN)
+        .args(["call", "list_organizations"])
+        .env("VIAM_APP_URL", format!("http://{listen}"))
+        .env("VIAM_API_KEY_ID", DEMO_API_KEY_ID)
+        .env("VIAM_API_KEY", DEMO_API_KEY)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout_json(&output)["organizations"][0]["id"], json!(ids::ORG));
+    server.kill().await.unwrap();
+}
