@@ -107,3 +107,12 @@ async fn bad_arguments_name_the_argument_and_send_nothing() {
         assert_eq!(e.code(), "invalid_arguments");
     }
 }
+
+/// Every client pays for `tools/list` in context on every session: keep it under a budget, so a
+/// regression (a long description, a repeated schema) fails here rather than in users' bills.
+#[test]
+fn tools_list_stays_within_its_size_budget() {
+    const BUDGET_BYTES: usize = 96 * 1024;
+    let size = serde_json::to_vec(&catalogue().tools).unwrap().len();
+    assert!(size <= BUDGET_BYTES, "tools/list grew to {size} bytes (budget {BUDGET_BYTES})");
+}
