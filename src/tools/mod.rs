@@ -181,10 +181,9 @@ where
     let response = descriptor(&<R::Response as prost::Name>::full_name());
     let empty_response = response.fields().len() == 0;
     let output_schema = if empty_response {
-        let mut schema = object_schema(&descriptor(&R::full_name()));
-        schema.insert("properties".into(), json!({"status": {"type": "string", "const": "ok"}}));
-        schema.insert("required".into(), json!(["status"]));
-        schema
+        // `{"status": "ok"}` plus the arguments, echoed.
+        let schema = json!({"type": "object", "properties": {"status": {"type": "string", "const": "ok"}}, "required": ["status"]});
+        schema.as_object().cloned().unwrap_or_default()
     } else {
         object_schema(&response)
     };
