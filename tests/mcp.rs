@@ -298,3 +298,14 @@ async fn stdout_is_only_json_rpc_and_the_api_key_never_appears() {
     assert!(!stderr.contains(DEMO_API_KEY), "the key leaked into trace logs");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_key_without_the_role_gets_permission_denied_with_a_hint() {
+    let harness = Harness::start_as(SandboxConfig::default(), ids::API_KEY_ROVER, ids::API_KEY_ROVER_SECRET).await;
+    harness.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_1})).await;
+    let denied = harness.err("delete_robot", json!({"robot_id": ids::ROBOT_ROVER_1, "confirm": true})).await;
+    assert_error_code(&denied, "PERMISSION_DENIED");
+    assert!(denied["hint"].as_str().unwrap().contains("lacks a role"), "{denied}");
+    assert!(harness.sandbox.snapshot()["robots"].to_string().contains(ids::ROBOT_ROVER_1), "rover-1 is still there");
+    harness.stop().await;
+}

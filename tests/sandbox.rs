@@ -51,8 +51,16 @@ async fn client_with_token(url: String, token: &str) -> Client {
 }
 
 async fn client(sandbox: &RunningSandbox) -> Client {
-    let token = authenticate(sandbox.url(), DEMO_API_KEY_ID, DEMO_API_KEY).await.unwrap();
+    client_as(sandbox, DEMO_API_KEY_ID, DEMO_API_KEY).await
+}
+
+async fn client_as(sandbox: &RunningSandbox, id: &str, key: &str) -> Client {
+    let token = authenticate(sandbox.url(), id, key).await.unwrap();
     client_with_token(sandbox.url(), &token).await
+}
+
+async fn rover_client(sandbox: &RunningSandbox) -> Client {
+    client_as(sandbox, ids::API_KEY_ROVER, ids::API_KEY_ROVER_SECRET).await
 }
 
 async fn demo() -> (RunningSandbox, Client) {
@@ -683,4 +691,172 @@ async fn acknowledged_writes_survive_sigkill() {
     let on_disk: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
     assert_eq!(on_disk, restarted.snapshot());
     restarted.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_robot_operator_key_reads_its_machine_and_nothing_else() {
+    let (sandbox, mut admin) = demo().await;
+    let mut rover = rover_client(&sandbox).await;
+    let robot = rover.get_robot(GetRobotRequest { id: ids::ROBOT_ROVER_1.into() }).await.unwrap().into_inner();
+    assert_eq!(robot.robot.unwrap().name, "rover-1");
+    assert_eq!(parts(&mut rover, ids::ROBOT_ROVER_1).await.len(), 2);
+    let logs = GetRobotPartLogsRequest { id: ids::PART_ROVER_1_MAIN.into(), ..Default::default() };
+    assert_eq!(rover.get_robot_part_logs(logs).await.unwrap().into_inner().logs.len(), 100);
+    let tail = TailRobotPartLogsRequest { id: ids::PART_ROVER_1_LIDAR.into(), ..Default::default() };
+    rover.tail_robot_part_logs(tail).await.unwrap();
+
+    let owner_only = format!(r#"API key "{}" has no owner role on robot "{}""#, ids::API_KEY_ROVER, ids::ROBOT_ROVER_1);
+    let result = rover.delete_robot(DeleteRobotRequest { id: ids::ROBOT_ROVER_1.into() }).await;
+    assert_status(result, Code::PermissionDenied, &owner_only);
+    let result =
+        rover.mark_part_for_restart(MarkPartForRestartRequest { part_id: ids::PART_ROVER_1_MAIN.into() }).await;
+    assert_status(result, Code::PermissionDenied, &owner_only);
+    assert_eq!(parts(&mut admin, ids::ROBOT_ROVER_1).await.len(), 2, "nothing was deleted");
+
+    let arm = format!(r#"has no owner or operator role on robot "{}""#, ids::ROBOT_ARM);
+    assert_status(rover.get_robot(GetRobotRequest { id: ids::ROBOT_ARM.into() }).await, Code::PermissionDenied, &arm);
+    let result = rover.get_robot_part(GetRobotPartRequest { id: ids::PART_ARM_MAIN.into() }).await;
+    assert_status(result, Code::PermissionDenied, &arm);
+    let result = rover.list_robots(ListRobotsRequest { location_id: ids::LOCATION_WAREHOUSE.into() }).await;
+    assert_status(result, Code::PermissionDenied, ids::LOCATION_WAREHOUSE);
+    let result = rover.get_fragment(GetFragmentRequest { id: ids::FRAGMENT.into(), ..Default::default() }).await;
+    assert_status(result, Code::PermissionDenied, &format!(r#"organization "{}""#, ids::ORG));
+
+    let org_write = format!(r#"has no owner role on organization "{}""#, ids::ORG);
+    let request =
+        CreateLocationRequest { organization_id: ids::ORG.into(), name: "Attic".into(), ..Default::default() };
+    assert_status(rover.create_location(request).await, Code::PermissionDenied, &org_write);
+    let request =
+        UpdateOrganizationRequest { organization_id: ids::ORG.into(), name: Some("Mine".into()), ..Default::default() };
+    assert_status(rover.update_organization(request).await, Code::PermissionDenied, &org_write);
+    assert_status(
+        rover.rotate_key(RotateKeyRequest { id: DEMO_API_KEY_ID.into() }).await,
+        Code::PermissionDenied,
+        &org_write,
+    );
+    let grant = Authorization {
+        authorization_type: "role".into(),
+        authorization_id: "robot_owner".into(),
+        resource_type: "robot".into(),
+        resource_id: ids::ROBOT_ROVER_1.into(),
+        organization_id: ids::ORG.into(),
+        identity_id: ids::API_KEY_ROVER.into(),
+        identity_type: "api-key".into(),
+    };
+    let request = AddRoleRequest { authorization: Some(grant) };
+    assert_status(rover.add_role(request).await, Code::PermissionDenied, &owner_only);
+
+    // Unknown ids are still not found, and no denial gives a secret away.
+    assert_status(rover.get_robot(GetRobotRequest { id: "abc".into() }).await, Code::NotFound, r#"robot "abc""#);
+    let status = rover.delete_robot(DeleteRobotRequest { id: ids::ROBOT_ROVER_1.into() }).await.unwrap_err();
+    assert!(!status.message().contains(ids::API_KEY_ROVER_SECRET));
+
+    let request = CheckPermissionsRequest {
+        permissions: vec![
+            AuthorizedPermissions {
+                resource_type: "robot".into(),
+                resource_id: ids::ROBOT_ROVER_1.into(),
+                permissions: vec!["read_robot".into(), "control_robot".into(), "delete_robot".into()],
+            },
+            AuthorizedPermissions {
+                resource_type: "robot".into(),
+                resource_id: ids::ROBOT_ARM.into(),
+                permissions: vec!["read_robot".into()],
+            },
+            AuthorizedPermissions {
+                resource_type: "organization".into(),
+                resource_id: ids::ORG.into(),
+                permissions: vec!["read_organization".into()],
+            },
+        ],
+    };
+    let granted = rover.check_permissions(request.clone()).await.unwrap().into_inner().authorized_permissions;
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0].resource_id, ids::ROBOT_ROVER_1);
+    assert_eq!(granted[0].permissions, ["read_robot", "control_robot"]);
+    let everything = admin.check_permissions(request.clone()).await.unwrap().into_inner().authorized_permissions;
+    assert_eq!(everything, request.permissions);
+}
+
+#[tokio::test]
+async fn a_location_owner_key_creates_machines_only_under_its_location() {
+    let (sandbox, mut admin) = demo().await;
+    let grant = Authorization {
+        authorization_type: "role".into(),
+        authorization_id: "location_owner".into(),
+        resource_type: "location".into(),
+        resource_id: ids::LOCATION_WAREHOUSE.into(),
+        organization_id: ids::ORG.into(),
+        ..Default::default()
+    };
+    let request = CreateKeyRequest { authorizations: vec![grant], name: "warehouse-key".into() };
+    let created = admin.create_key(request.clone()).await.unwrap().into_inner();
+    let mut warehouse = client_as(&sandbox, &created.id, &created.key).await;
+
+    let new_robot = |name: &str, location: &str| NewRobotRequest { name: name.into(), location: location.into() };
+    let forklift = warehouse.new_robot(new_robot("forklift", ids::LOCATION_WAREHOUSE)).await.unwrap().into_inner().id;
+    // Sub-locations are covered too.
+    warehouse.new_robot(new_robot("dock-cam", ids::LOCATION_LOADING_DOCK)).await.unwrap();
+    let robots = ListRobotsRequest { location_id: ids::LOCATION_WAREHOUSE.into() };
+    assert_eq!(warehouse.list_robots(robots).await.unwrap().into_inner().robots.len(), 3);
+    assert_eq!(parts(&mut warehouse, ids::ROBOT_ROVER_1).await.len(), 2);
+
+    let lab = format!(r#"API key "{}" has no owner role on location "{}""#, created.id, ids::LOCATION_LAB);
+    assert_status(warehouse.new_robot(new_robot("intruder", ids::LOCATION_LAB)).await, Code::PermissionDenied, &lab);
+    let moved = UpdateRobotRequest { id: forklift, name: "forklift".into(), location: ids::LOCATION_LAB.into() };
+    assert_status(warehouse.update_robot(moved).await, Code::PermissionDenied, &lab);
+    let lab_robots = ListRobotsRequest { location_id: ids::LOCATION_LAB.into() };
+    assert_eq!(admin.list_robots(lab_robots).await.unwrap().into_inner().robots.len(), 2);
+    // Handing out keys is for organization owners.
+    let result = warehouse.create_key(request).await;
+    assert_status(result, Code::PermissionDenied, &format!(r#"has no owner role on organization "{}""#, ids::ORG));
+}
+
+#[tokio::test]
+async fn list_organizations_shows_the_organizations_a_key_has_roles_in() {
+    let (sandbox, mut admin) = demo().await;
+    let list = async |client: &mut Client| -> Vec<String> {
+        let orgs = client.list_organizations(ListOrganizationsRequest {}).await.unwrap().into_inner().organizations;
+        orgs.into_iter().map(|o| o.id).collect()
+    };
+    let other = admin
+        .create_organization(CreateOrganizationRequest { name: "Other".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    assert_eq!(list(&mut admin).await, [ids::ORG, other.as_str()]);
+    let mut rover = rover_client(&sandbox).await;
+    assert_eq!(list(&mut rover).await, [ids::ORG], "a grant on a machine shows its organization");
+
+    let grant = Authorization {
+        authorization_type: "role".into(),
+        authorization_id: "organization_operator".into(),
+        resource_type: "organization".into(),
+        resource_id: other.clone(),
+        organization_id: other.clone(),
+        ..Default::default()
+    };
+    let created =
+        admin.create_key(CreateKeyRequest { authorizations: vec![grant], name: "other".into() }).await.unwrap();
+    let created = created.into_inner();
+    let mut operator = client_as(&sandbox, &created.id, &created.key).await;
+    assert_eq!(list(&mut operator).await, [other.as_str()]);
+    let result = operator.get_organization(GetOrganizationRequest { organization_id: ids::ORG.into() }).await;
+    assert_status(result, Code::PermissionDenied, ids::ORG);
+
+    // Any key may create an organization, and owns it.
+    let own = rover
+        .create_organization(CreateOrganizationRequest { name: "Rover's".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .organization
+        .unwrap()
+        .id;
+    assert_eq!(list(&mut rover).await, [ids::ORG, own.as_str()]);
+    let request = CreateLocationRequest { organization_id: own, name: "Garage".into(), ..Default::default() };
+    rover.create_location(request).await.unwrap();
 }

@@ -1,6 +1,6 @@
 //! An embedded simulator of Viam's app API: a real tonic gRPC server with goutils' `AuthService` and all 70
-//! `AppService` RPCs, backed by an in-memory fleet (optionally persisted to a JSON state file), with fault
-//! injection and a journal of every request for tests.
+//! `AppService` RPCs, backed by an in-memory fleet (optionally persisted to a JSON state file), enforcing the
+//! calling API key's roles like Viam's app, with fault injection and a journal of every request for tests.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::Seed;
 use super::state::{
     FragmentRecord, ModuleFile, OrgRecord, PartRecord, Pb, State, json_to_struct, new_part, new_shared_secret,
-    set_fragment_config, set_part_config, sync_location_secret, synth_log,
+    org_owner_grant, set_fragment_config, set_part_config, sync_location_secret, synth_log,
 };
 use crate::proto::viam::app::mltraining::v1::{ModelFramework, ModelType};
 use crate::proto::viam::app::packages::v1::PackageType;
@@ -131,7 +131,7 @@ pub fn build(seed: Seed, api_key_id: &str, api_key: &str) -> State {
             created_on: Some(at(0)),
         }),
     );
-    state.authorizations.push(grant("organization_owner", "organization", ids::ORG, api_key_id, "api-key"));
+    state.authorizations.push(Pb(org_owner_grant(ids::ORG, api_key_id)));
     state
 }
 

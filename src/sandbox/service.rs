@@ -1,12 +1,13 @@
 //! The AppService: every RPC is a thin wrapper that goes through `admit` (fault injection, token check,
-//! journal) and then one `State` method, under the state lock, saving the state after mutations.
+//! journal), then the caller's role check and one `State` method, under the state lock, saving the state
+//! after mutations.
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::state::State;
+use super::state::{State, Target};
 use super::{Sandbox, lock};
 use crate::proto::viam::app::v1::app_service_server::AppService;
 use crate::proto::viam::app::v1::upload_module_file_request::ModuleFile;
@@ -40,24 +41,31 @@ impl Sandbox {
         Ok((caller, message))
     }
 
-    async fn read<Q: Message, R>(
+    async fn read<Q: Message + Target, R>(
         &self,
         method: &str,
         request: Request<Q>,
-        f: impl FnOnce(&State, Q) -> Result<R, Status>,
+        f: impl FnOnce(&State, Q, &str) -> Result<R, Status>,
     ) -> Result<Response<R>, Status> {
-        let (_, message) = self.admit_request(method, request).await?;
-        f(&self.state(), message).map(Response::new)
+        let (caller, message) = self.admit_request(method, request).await?;
+        let state = self.state();
+        state.authorize(&caller, method, &message)?;
+        f(&state, message, &caller).map(Response::new)
     }
 
-    async fn write<Q: Message, R>(
+    async fn write<Q: Message + Target, R>(
         &self,
         method: &str,
         request: Request<Q>,
         f: impl FnOnce(&mut State, Q, &str) -> Result<R, Status>,
     ) -> Result<Response<R>, Status> {
         let (caller, message) = self.admit_request(method, request).await?;
-        self.mutate(|state| f(state, message, &caller)).await.map(Response::new)
+        self.mutate(|state| {
+            state.authorize(&caller, method, &message)?;
+            f(state, message, &caller)
+        })
+        .await
+        .map(Response::new)
     }
 
     /// Applies a change and, with a state file, saves the result before the caller gets an answer.
@@ -77,9 +85,13 @@ impl Sandbox {
     /// deleted or the sandbox shuts down. Ticks without matching entries send nothing: the Python SDK
     /// treats an empty batch as the end of the stream.
     async fn tail(&self, request: Request<TailRobotPartLogsRequest>) -> Result<Response<TailStream>, Status> {
-        let (_, message) =
-            self.admit_request(<TailRobotPartLogsRequest as crate::proto::Rpc>::method(), request).await?;
-        let mut tail = self.state().tail_robot_part_logs(message)?;
+        let method = <TailRobotPartLogsRequest as crate::proto::Rpc>::method();
+        let (caller, message) = self.admit_request(method, request).await?;
+        let mut tail = {
+            let state = self.state();
+            state.authorize(&caller, method, &message)?;
+            state.tail_robot_part_logs(message)?
+        };
         let (tx, rx) = mpsc::channel(16);
         let (state, stop, period) = (self.state.clone(), self.stop.clone(), self.config.tail_interval);
         tokio::spawn(async move {
@@ -110,7 +122,7 @@ impl Sandbox {
         request: Request<Streaming<UploadModuleFileRequest>>,
     ) -> Result<Response<UploadModuleFileResponse>, Status> {
         let method = <UploadModuleFileRequest as crate::proto::Rpc>::method();
-        self.admit(method, request.metadata()).await?;
+        let caller = self.admit(method, request.metadata()).await?;
         let mut stream = request.into_inner();
         let (mut info, mut size) = (None, 0u64);
         while let Some(message) = stream.message().await? {
@@ -126,14 +138,20 @@ impl Sandbox {
             }
         }
         let info = info.ok_or_else(|| Status::invalid_argument("module_file_info is required"))?;
-        self.mutate(|state| state.upload_module_file(info, size)).await.map(Response::new)
+        self.mutate(|state| {
+            state.authorize(&caller, method, &info)?;
+            state.upload_module_file(info, size)
+        })
+        .await
+        .map(Response::new)
     }
 }
 
 type TailStream = ReceiverStream<Result<TailRobotPartLogsResponse, Status>>;
 
 /// Generates the `AppService` impl from a table: `read` RPCs see the state, `write` ones change it (and are
-/// saved), `write_as` ones also learn the caller's API key id (for history entries).
+/// saved); the `_as` variants also learn the caller's API key id (for answers that depend on its roles, and
+/// for history entries).
 macro_rules! app_service {
     ($($kind:ident $name:ident($request:ident) -> $response:ident;)*) => {
         #[tonic::async_trait]
@@ -162,6 +180,9 @@ macro_rules! app_service {
         }
     };
     (@read $self:ident, $method:expr, $request:ident, $name:ident) => {
+        $self.read($method, $request, |state, r, _| state.$name(r)).await
+    };
+    (@read_as $self:ident, $method:expr, $request:ident, $name:ident) => {
         $self.read($method, $request, State::$name).await
     };
     (@write $self:ident, $method:expr, $request:ident, $name:ident) => {
@@ -174,11 +195,11 @@ macro_rules! app_service {
 
 app_service! {
     read get_user_id_by_email(GetUserIdByEmailRequest) -> GetUserIdByEmailResponse;
-    write create_organization(CreateOrganizationRequest) -> CreateOrganizationResponse;
-    read list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse;
+    write_as create_organization(CreateOrganizationRequest) -> CreateOrganizationResponse;
+    read_as list_organizations(ListOrganizationsRequest) -> ListOrganizationsResponse;
     read get_organizations_with_access_to_location(GetOrganizationsWithAccessToLocationRequest)
         -> GetOrganizationsWithAccessToLocationResponse;
-    read list_organizations_by_user(ListOrganizationsByUserRequest) -> ListOrganizationsByUserResponse;
+    read_as list_organizations_by_user(ListOrganizationsByUserRequest) -> ListOrganizationsByUserResponse;
     read get_organization(GetOrganizationRequest) -> GetOrganizationResponse;
     read get_organization_namespace_availability(GetOrganizationNamespaceAvailabilityRequest)
         -> GetOrganizationNamespaceAvailabilityResponse;
@@ -229,7 +250,7 @@ app_service! {
     write remove_role(RemoveRoleRequest) -> RemoveRoleResponse;
     write change_role(ChangeRoleRequest) -> ChangeRoleResponse;
     read list_authorizations(ListAuthorizationsRequest) -> ListAuthorizationsResponse;
-    read check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse;
+    read_as check_permissions(CheckPermissionsRequest) -> CheckPermissionsResponse;
     read get_registry_item(GetRegistryItemRequest) -> GetRegistryItemResponse;
     write create_registry_item(CreateRegistryItemRequest) -> CreateRegistryItemResponse;
     write update_registry_item(UpdateRegistryItemRequest) -> UpdateRegistryItemResponse;

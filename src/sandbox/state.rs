@@ -23,6 +23,7 @@ mod orgs;
 mod pb;
 mod registry;
 mod robots;
+mod roles;
 
 pub use fragments::set_fragment_config;
 use locations::primary_org;
@@ -30,6 +31,7 @@ pub use locations::sync_location_secret;
 pub use logs::synth_log;
 pub use pb::{Pb, json_to_struct, struct_to_json};
 pub use robots::{new_part, set_part_config};
+pub use roles::{Target, org_owner_grant};
 
 /// The whole simulated fleet; also the format of the state file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -30,21 +30,33 @@ impl Harness {
     pub async fn start_with(config: SandboxConfig, args: &[&str]) -> Self {
         Harness::start_client(config, args, ()).await
     }
+
+    /// As `start_with`, with the binary authenticating as API key `key_id`.
+    pub async fn start_as(config: SandboxConfig, key_id: &str, key: &str) -> Self {
+        Self::start_session(config, &[], (), ClientLifecycleMode::Initialize, (key_id, key)).await
+    }
 }
 
 impl<C: ClientHandler> Harness<C> {
     /// As `start_with`, with `handler` as the MCP client (elicitation, progress, …).
     pub async fn start_client(config: SandboxConfig, args: &[&str], handler: C) -> Self {
-        Self::start_session(config, args, handler, ClientLifecycleMode::Initialize).await
+        Self::start_session(config, args, handler, ClientLifecycleMode::Initialize, (DEMO_API_KEY_ID, DEMO_API_KEY))
+            .await
     }
 
     /// As `start_client`, on a 2026-07-28 session (no initialize; MRTR instead of elicitation).
     pub async fn start_modern(config: SandboxConfig, args: &[&str], handler: C) -> Self {
         let modern = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
-        Self::start_session(config, args, handler, modern).await
+        Self::start_session(config, args, handler, modern, (DEMO_API_KEY_ID, DEMO_API_KEY)).await
     }
 
-    async fn start_session(config: SandboxConfig, args: &[&str], handler: C, lifecycle: ClientLifecycleMode) -> Self {
+    async fn start_session(
+        config: SandboxConfig,
+        args: &[&str],
+        handler: C,
+        lifecycle: ClientLifecycleMode,
+        (key_id, key): (&str, &str),
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sandbox = sandbox::start(config, listener).await.unwrap();
         let url = sandbox.url();
@@ -52,8 +64,8 @@ impl<C: ClientHandler> Harness<C> {
         let command = tokio::process::Command::new(BIN).configure(|c| {
             c.args(&args)
                 .env("VIAM_APP_URL", &url)
-                .env("VIAM_API_KEY_ID", DEMO_API_KEY_ID)
-                .env("VIAM_API_KEY", DEMO_API_KEY)
+                .env("VIAM_API_KEY_ID", key_id)
+                .env("VIAM_API_KEY", key)
                 .env_remove("VIAM_LOCATION_ID")
                 .env("RUST_LOG", "debug,rmcp=warn,h2=info,tower=info,hyper_util=info");
         });

@@ -1,10 +1,9 @@
-//! Roles (authorizations of users and API keys), permission checks and API keys.
+//! Roles (authorizations of users and API keys) and API keys.
 use tonic::Status;
 
+use super::roles::{RESOURCE_TYPES, role_of};
 use super::{Pb, State, find, find_mut, index_of, new_id, new_secret, now, required};
 use crate::proto::viam::app::v1::*;
-
-const RESOURCE_TYPES: [&str; 3] = ["organization", "location", "robot"];
 
 fn details(a: &Authorization) -> AuthorizationDetails {
     AuthorizationDetails {
@@ -43,8 +42,7 @@ impl State {
                 a.resource_type
             )));
         }
-        let role = a.authorization_id.strip_prefix(&format!("{}_", a.resource_type));
-        if !matches!(role, Some("owner" | "operator")) {
+        if !matches!(role_of(a), Some("owner" | "operator")) {
             return Err(Status::invalid_argument(format!(
                 "role {:?} does not apply to a {}; use {1}_owner or {1}_operator",
                 a.authorization_id, a.resource_type
@@ -173,17 +171,6 @@ impl State {
             .map(|a| a.0.clone())
             .collect();
         Ok(ListAuthorizationsResponse { authorizations })
-    }
-
-    /// Sandbox callers hold every permission, on resources that exist.
-    pub fn check_permissions(&self, r: CheckPermissionsRequest) -> Result<CheckPermissionsResponse, Status> {
-        let authorized_permissions = r
-            .permissions
-            .into_iter()
-            .filter(|p| RESOURCE_TYPES.contains(&p.resource_type.as_str()))
-            .filter(|p| self.resource_orgs(&p.resource_type, &p.resource_id).is_ok())
-            .collect();
-        Ok(CheckPermissionsResponse { authorized_permissions })
     }
 
     pub fn create_key(&mut self, r: CreateKeyRequest) -> Result<CreateKeyResponse, Status> {

@@ -1,7 +1,7 @@
 //! Organizations, their members and invites, public namespaces.
 use tonic::Status;
 
-use super::{OrgRecord, Pb, State, find, find_mut, index_of, new_id, now, required};
+use super::{OrgRecord, Pb, State, find, find_mut, index_of, new_id, now, org_owner_grant, required};
 use crate::proto::viam::app::v1::*;
 
 const DEFAULT_REGION: &str = "us-east-1";
@@ -42,17 +42,28 @@ impl State {
         self.organizations.iter().any(|r| r.org.id != except_org && r.org.public_namespace == namespace)
     }
 
-    pub fn get_user_id_by_email(&self, r: GetUserIdByEmailRequest) -> Result<GetUserIdByEmailResponse, Status> {
-        check_email(&r.email)?;
+    /// A member with this email, and the (first) organization they belong to.
+    pub fn user_by_email(&self, email: &str) -> Result<(&OrgRecord, &OrganizationMember), Status> {
+        check_email(email)?;
         self.organizations
             .iter()
-            .flat_map(|o| &o.members)
-            .find(|m| m.emails.iter().any(|e| e.eq_ignore_ascii_case(&r.email)))
-            .map(|m| GetUserIdByEmailResponse { user_id: m.user_id.clone() })
-            .ok_or_else(|| Status::not_found(format!("no user with email {:?}", r.email)))
+            .find_map(|o| {
+                let member = o.members.iter().find(|m| m.emails.iter().any(|e| e.eq_ignore_ascii_case(email)))?;
+                Some((o, &member.0))
+            })
+            .ok_or_else(|| Status::not_found(format!("no user with email {email:?}")))
     }
 
-    pub fn create_organization(&mut self, r: CreateOrganizationRequest) -> Result<CreateOrganizationResponse, Status> {
+    pub fn get_user_id_by_email(&self, r: GetUserIdByEmailRequest) -> Result<GetUserIdByEmailResponse, Status> {
+        Ok(GetUserIdByEmailResponse { user_id: self.user_by_email(&r.email)?.1.user_id.clone() })
+    }
+
+    /// The calling key becomes the new organization's owner, or nobody could use it.
+    pub fn create_organization(
+        &mut self,
+        r: CreateOrganizationRequest,
+        caller: &str,
+    ) -> Result<CreateOrganizationResponse, Status> {
         required(&r.name, "organization name")?;
         let org = Organization {
             id: new_id(),
@@ -62,11 +73,22 @@ impl State {
             ..Default::default()
         };
         self.organizations.push(OrgRecord { org: Pb(org.clone()), ..Default::default() });
+        self.authorizations.push(Pb(org_owner_grant(&org.id, caller)));
         Ok(CreateOrganizationResponse { organization: Some(org) })
     }
 
-    pub fn list_organizations(&self, _: ListOrganizationsRequest) -> Result<ListOrganizationsResponse, Status> {
-        let organizations = self.organizations.iter().map(|r| r.org.0.clone()).collect();
+    /// The organizations the calling key holds any grant in.
+    pub fn list_organizations(
+        &self,
+        _: ListOrganizationsRequest,
+        caller: &str,
+    ) -> Result<ListOrganizationsResponse, Status> {
+        let organizations = self
+            .organizations
+            .iter()
+            .filter(|r| self.has_grant_in(caller, &r.org.id))
+            .map(|r| r.org.0.clone())
+            .collect();
         Ok(ListOrganizationsResponse { organizations })
     }
 
@@ -84,15 +106,17 @@ impl State {
         Ok(GetOrganizationsWithAccessToLocationResponse { organization_identities })
     }
 
+    /// Limited, like `list_organizations`, to the organizations the calling key holds a grant in.
     pub fn list_organizations_by_user(
         &self,
         r: ListOrganizationsByUserRequest,
+        caller: &str,
     ) -> Result<ListOrganizationsByUserResponse, Status> {
         required(&r.user_id, "user id")?;
         let orgs = self
             .organizations
             .iter()
-            .filter(|o| o.members.iter().any(|m| m.user_id == r.user_id))
+            .filter(|o| o.members.iter().any(|m| m.user_id == r.user_id) && self.has_grant_in(caller, &o.org.id))
             .map(|o| OrgDetails {
                 org_id: o.org.id.clone(),
                 org_name: o.org.name.clone(),

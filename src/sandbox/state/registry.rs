@@ -50,7 +50,7 @@ fn visible_to(item: &RegistryItem, org_id: Option<&str>) -> bool {
 }
 
 impl State {
-    fn module_item(&self, module_id: &str) -> Result<&RegistryItem, Status> {
+    pub fn module_item(&self, module_id: &str) -> Result<&RegistryItem, Status> {
         find(&self.registry_items, module_id)
             .ok()
             .filter(|i| i.r#type == PackageType::Module as i32)
