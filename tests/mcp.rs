@@ -105,12 +105,68 @@ async fn destructive_tools_without_confirm_change_nothing_and_preview() {
     assert!(previews["update_fragment"].to_string().contains("services"), "{}", previews["update_fragment"]);
     let key = previews["rotate_key"].to_string();
     assert!(key.contains(ids::API_KEY_ROVER) && !key.contains(ids::API_KEY_ROVER_SECRET), "{key}");
+    let part = &previews["delete_robot_part"];
+    assert_eq!((&part["part"]["name"], &part["part"]["main_part"]), (&json!("rover-1-lidar"), &json!(false)), "{part}");
+    assert!(part["other_parts"].to_string().contains(ids::PART_ROVER_1_MAIN), "{part}");
+    assert_eq!(previews["remove_role"]["exists"], json!(true), "{}", previews["remove_role"]);
+    let change = &previews["change_role"];
+    assert_eq!((&change["old"]["exists"], &change["new"]["exists"]), (&json!(true), &json!(false)), "{change}");
+    assert!(previews["delete_organization_member"].to_string().contains(ids::BOB_EMAIL));
+    assert_eq!(previews["delete_organization"]["location_count"], json!(3), "{}", previews["delete_organization"]);
+    assert_eq!(previews["unshare_location"]["has_access"], json!(true), "{}", previews["unshare_location"]);
+    assert_eq!(previews["delete_registry_item"]["item"]["name"], json!("pallet-detector"));
+
+    // Previews of seeded secrets name them, and no preview shows a secret value.
+    let secret_id = |secrets: &Value| secrets["secrets"][0]["id"].as_str().unwrap().to_string();
+    let lab = before["locations"].as_array().unwrap().iter().find(|l| l["id"] == ids::LOCATION_LAB).unwrap();
+    let main = before["parts"].as_array().unwrap().iter().find(|p| p["part"]["id"] == ids::PART_ROVER_1_MAIN).unwrap();
+    let (location_secret, part_secret) = (secret_id(&lab["auth"]), secret_id(&main["part"]));
+    for (tool, arguments, id) in [
+        (
+            "delete_location_secret",
+            json!({"location_id": ids::LOCATION_LAB, "secret_id": location_secret}),
+            &location_secret,
+        ),
+        (
+            "delete_robot_part_secret",
+            json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "secret_id": part_secret}),
+            &part_secret,
+        ),
+    ] {
+        let preview = harness.err(tool, arguments).await["preview"].clone();
+        assert_eq!(preview["secret"]["id"], json!(id), "{preview}");
+        assert!(preview["secret"]["created_on"].is_string(), "{preview}");
+        previews.insert(tool, preview);
+    }
+    let mut seeded_secrets = Vec::new();
+    secret_values(&before, &mut seeded_secrets);
+    assert!(seeded_secrets.len() > 10, "{seeded_secrets:?}");
+    for (tool, preview) in &previews {
+        let shown = preview.to_string();
+        assert!(seeded_secrets.iter().all(|s| !shown.contains(s.as_str())), "{tool} shows a secret: {shown}");
+    }
 
     // With confirm the call goes straight through.
     let done = harness.ok("delete_robot", json!({"robot_id": ids::ROBOT_ROVER_2, "confirm": true})).await;
     assert_eq!(done["status"], json!("ok"));
     assert_error_code(&harness.err("get_robot", json!({"robot_id": ids::ROBOT_ROVER_2})).await, "NOT_FOUND");
     harness.stop().await;
+}
+
+/// Every secret value in the sandbox's state: shared secrets, location and part secrets, API keys.
+fn secret_values(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (k, v) in object {
+                match v.as_str() {
+                    Some(s) if (k == "secret" || k == "key") && !s.is_empty() => found.push(s.to_string()),
+                    _ => secret_values(v, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| secret_values(v, found)),
+        _ => {}
+    }
 }
 
 /// A value of the wrong JSON type for a property schema.
@@ -307,5 +363,31 @@ async fn a_key_without_the_role_gets_permission_denied_with_a_hint() {
     assert_error_code(&denied, "PERMISSION_DENIED");
     assert!(denied["hint"].as_str().unwrap().contains("lacks a role"), "{denied}");
     assert!(harness.sandbox.snapshot()["robots"].to_string().contains(ids::ROBOT_ROVER_1), "rover-1 is still there");
+    harness.stop().await;
+}
+
+/// The SDK sends roles with an empty identity type; the service infers it, for grants it made
+/// itself and for seeded ones alike.
+#[tokio::test]
+async fn roles_match_whatever_identity_type_the_grant_was_stored_with() {
+    let harness = Harness::start().await;
+    let role = json!({"org_id": ids::ORG, "identity_id": ids::USER_BOB, "role": "operator",
+        "resource_type": "organization", "resource_id": ids::ORG});
+    let held = |listing: &Value| {
+        listing["authorizations"].as_array().unwrap().iter().any(|a| {
+            a["identity_id"] == json!(ids::USER_BOB) && a["authorization_id"] == json!("organization_operator")
+        })
+    };
+    assert!(held(&harness.ok("list_authorizations", json!({"org_id": ids::ORG})).await), "seeded");
+    let mut remove = role.clone();
+    remove["confirm"] = json!(true);
+    harness.ok("remove_role", remove).await;
+    assert!(!held(&harness.ok("list_authorizations", json!({"org_id": ids::ORG})).await));
+    harness.ok("add_role", role).await;
+    let listing = harness.ok("list_authorizations", json!({"org_id": ids::ORG})).await;
+    assert!(held(&listing));
+    let stored =
+        listing["authorizations"].as_array().unwrap().iter().find(|a| a["identity_id"] == json!(ids::USER_BOB));
+    assert_eq!(stored.unwrap()["identity_type"], json!("user"));
     harness.stop().await;
 }

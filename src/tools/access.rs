@@ -1,16 +1,20 @@
 //! Roles (authorizations) and permission checks.
 use super::args::{Id, ResourceType, Role, role_authorization};
-use super::{App, Row, row, unary};
+use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
+use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
+use crate::proto_json::to_json;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
     vec![
         row!(add_role, Additive, unary(add_role)),
-        row!(remove_role, Destructive, unary(remove_role)),
-        row!(change_role, Destructive, unary(change_role)),
+        row!(remove_role, Destructive, unary_with_preview(remove_role, remove_role_preview)),
+        row!(change_role, Destructive, unary_with_preview(change_role, change_role_preview)),
         row!(list_authorizations, Read, unary(list_authorizations)),
         row!(check_permissions, Read, unary(check_permissions)),
     ]
@@ -67,26 +71,64 @@ struct ChangeRoleArgs {
     new_resource_id: Id,
 }
 
+impl ChangeRoleArgs {
+    /// The authorization to replace, and its replacement.
+    fn authorizations(&self) -> (app::Authorization, app::Authorization) {
+        let org = &self.organization_id.0;
+        let old = &self.old_identity_id.0;
+        let new = &self.new_identity_id.0;
+        (
+            role_authorization(org, old, "", self.old_role, self.old_resource_type, &self.old_resource_id.0),
+            role_authorization(org, new, "", self.new_role, self.new_resource_type, &self.new_resource_id.0),
+        )
+    }
+}
+
 fn change_role(a: ChangeRoleArgs, _: &App) -> Result<app::ChangeRoleRequest, ToolError> {
-    let org = &a.organization_id.0;
-    Ok(app::ChangeRoleRequest {
-        old_authorization: Some(role_authorization(
-            org,
-            &a.old_identity_id.0,
-            "",
-            a.old_role,
-            a.old_resource_type,
-            &a.old_resource_id.0,
-        )),
-        new_authorization: Some(role_authorization(
-            org,
-            &a.new_identity_id.0,
-            "",
-            a.new_role,
-            a.new_resource_type,
-            &a.new_resource_id.0,
-        )),
+    let (old, new) = a.authorizations();
+    Ok(app::ChangeRoleRequest { old_authorization: Some(old), new_authorization: Some(new) })
+}
+
+/// The authorization and whether it exists now.
+fn remove_role_preview(app: Arc<App>, a: RoleArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let authorization = a.authorization();
+        let existing = authorizations_on(&app, &authorization.organization_id, &[&authorization]).await?;
+        Ok(role_status(&authorization, &existing))
     })
+}
+
+/// Both authorizations and whether each exists now.
+fn change_role_preview(app: Arc<App>, a: ChangeRoleArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let (old, new) = a.authorizations();
+        let existing = authorizations_on(&app, &old.organization_id, &[&old, &new]).await?;
+        Ok(json!({"old": role_status(&old, &existing), "new": role_status(&new, &existing)}))
+    })
+}
+
+/// The organization's authorizations on the resources the given ones name.
+async fn authorizations_on(
+    app: &App,
+    organization_id: &str,
+    on: &[&app::Authorization],
+) -> Result<Vec<app::Authorization>, ToolError> {
+    let request = app::ListAuthorizationsRequest {
+        organization_id: organization_id.into(),
+        resource_ids: on.iter().map(|a| a.resource_id.clone()).collect(),
+    };
+    Ok(app.conn.unary(request, Retry::OnUnavailable).await?.authorizations)
+}
+
+fn role_status(authorization: &app::Authorization, existing: &[app::Authorization]) -> Value {
+    json!({"authorization": to_json(authorization), "exists": existing.iter().any(|e| same_role(authorization, e))})
+}
+
+/// Whether `existing` is the authorization `wanted` names. The SDK sends roles without an
+/// identity type, and the service infers it, so an empty one matches any.
+fn same_role(wanted: &app::Authorization, existing: &app::Authorization) -> bool {
+    let identity_type = if wanted.identity_type.is_empty() { &existing.identity_type } else { &wanted.identity_type };
+    *existing == app::Authorization { identity_type: identity_type.clone(), ..wanted.clone() }
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -207,5 +249,19 @@ mod tests {
         let bad =
             json!({"org_id": "o", "identity_id": "u", "role": "admin", "resource_type": "robot", "resource_id": "r"});
         assert!(serde_json::from_value::<RoleArgs>(bad).is_err());
+    }
+
+    #[test]
+    fn a_role_without_an_identity_type_matches_the_stored_one() {
+        let a = args::<RoleArgs>(json!({
+            "org_id": "org1", "identity_id": "u1", "role": "operator", "resource_type": "robot", "resource_id": "r1",
+        }));
+        let wanted = a.authorization();
+        let stored = app::Authorization { identity_type: "user".into(), ..wanted.clone() };
+        assert_eq!(role_status(&wanted, std::slice::from_ref(&stored))["exists"], json!(true));
+        let other_role = app::Authorization { authorization_id: "robot_owner".into(), ..stored.clone() };
+        assert_eq!(role_status(&wanted, &[other_role])["exists"], json!(false));
+        let typed = app::Authorization { identity_type: "api-key".into(), ..wanted };
+        assert!(!same_role(&typed, &stored));
     }
 }

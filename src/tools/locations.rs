@@ -6,9 +6,10 @@ use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
+use crate::proto_json::to_json;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
@@ -19,10 +20,14 @@ pub(super) fn rows() -> Vec<Row> {
         row!(delete_location, Destructive, unary_with_preview(delete_location, delete_location_preview)),
         row!(list_locations, Read, unary(list_locations)),
         row!(share_location, Mutating, unary(share_location)),
-        row!(unshare_location, Destructive, unary(unshare_location)),
+        row!(unshare_location, Destructive, unary_with_preview(unshare_location, unshare_location_preview)),
         row!(location_auth, Read, unary(location_auth)),
         row!(create_location_secret, Additive, unary(create_location_secret)),
-        row!(delete_location_secret, Destructive, unary(delete_location_secret)),
+        row!(
+            delete_location_secret,
+            Destructive,
+            unary_with_preview(delete_location_secret, delete_location_secret_preview)
+        ),
     ]
 }
 
@@ -130,6 +135,29 @@ fn unshare_location(a: ShareArgs, _: &App) -> Result<app::UnshareLocationRequest
     Ok(app::UnshareLocationRequest { location_id: a.location_id.into(), organization_id: a.organization_id.into() })
 }
 
+/// The location, the organizations that have access to it now, and whether the one named does.
+fn unshare_location_preview(app: Arc<App>, a: ShareArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let location_id = String::from(a.location_id);
+        let (location, access) = tokio::try_join!(
+            app.conn.unary(app::GetLocationRequest { location_id: location_id.clone() }, Retry::OnUnavailable),
+            app.conn.unary(
+                app::GetOrganizationsWithAccessToLocationRequest { location_id: location_id.clone() },
+                Retry::OnUnavailable
+            ),
+        )?;
+        // Only the name: a Location also carries the location's secrets.
+        let name = location.location.unwrap_or_default().name;
+        let organizations = &access.organization_identities;
+        Ok(json!({
+            "location": {"id": location_id, "name": name},
+            "organization_id": a.organization_id.0,
+            "has_access": organizations.iter().any(|o| o.id == a.organization_id.0),
+            "organizations_with_access": organizations.iter().map(|o| json!({"id": o.id, "name": o.name})).collect::<Vec<_>>(),
+        }))
+    })
+}
+
 fn location_auth(a: DefaultLocationArgs, app: &App) -> Result<app::LocationAuthRequest, ToolError> {
     Ok(app::LocationAuthRequest { location_id: app.location_or_default(a.location_id)? })
 }
@@ -154,6 +182,29 @@ fn delete_location_secret(a: DeleteSecretArgs, app: &App) -> Result<app::DeleteL
         location_id: app.location_or_default(a.location_id)?,
         secret_id: a.secret_id.into(),
     })
+}
+
+/// The secret's id, creation time and state, never its value.
+fn delete_location_secret_preview(app: Arc<App>, a: DeleteSecretArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let location_id = app.location_or_default(a.location_id)?;
+        let request = app::LocationAuthRequest { location_id: location_id.clone() };
+        let auth = app.conn.unary(request, Retry::OnUnavailable).await?.auth.unwrap_or_default();
+        Ok(json!({"location_id": location_id, "secret": secret_preview(&auth.secrets, &a.secret_id.0)}))
+    })
+}
+
+/// One of `secrets` for a preview: selected fields only, so the secret value never shows. The
+/// read succeeds for an unknown id, so that is said rather than failed.
+pub(super) fn secret_preview(secrets: &[app::SharedSecret], secret_id: &str) -> Value {
+    match secrets.iter().find(|s| s.id == secret_id) {
+        Some(s) => json!({
+            "id": s.id,
+            "created_on": s.created_on.map(|t| to_json(&t)),
+            "state": app::shared_secret::State::try_from(s.state).map_or(json!(s.state), |state| json!(state.as_str_name())),
+        }),
+        None => json!({"id": secret_id, "note": "no secret with this id"}),
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +270,19 @@ mod tests {
         assert_eq!(hex(&r), "0a046c6f633112027331");
         let r = delete_location_secret(args(json!({"secret_id": "s1", "location_id": "l2"})), &offline_app()).unwrap();
         assert_eq!(hex(&r), "0a026c3212027331");
+    }
+
+    #[test]
+    fn secret_previews_never_show_the_value() {
+        let secrets = [app::SharedSecret {
+            id: "s1".into(),
+            secret: "v3ry-s3cr3t".into(),
+            created_on: Some(prost_types::Timestamp { seconds: 1_704_164_645, nanos: 0 }),
+            state: app::shared_secret::State::Enabled as i32,
+        }];
+        let shown = secret_preview(&secrets, "s1");
+        assert_eq!(shown, json!({"id": "s1", "created_on": "2024-01-02T03:04:05Z", "state": "STATE_ENABLED"}));
+        assert!(!secret_preview(&secrets, "s2").to_string().contains("v3ry-s3cr3t"));
+        assert_eq!(secret_preview(&secrets, "s2")["id"], "s2");
     }
 }

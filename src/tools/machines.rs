@@ -1,6 +1,6 @@
 //! Machines (robots) and their parts: configs, secrets, the main part and restarts.
 use super::args::{Id, Time, config_key_changes, config_struct};
-use super::locations::DefaultLocationArgs;
+use super::locations::{DefaultLocationArgs, secret_preview};
 use super::organizations::OrgArgs;
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
 use crate::connection::Retry;
@@ -22,11 +22,19 @@ pub(super) fn rows() -> Vec<Row> {
         row!(get_robot_part_history, Read, unary(get_robot_part_history)),
         row!(update_robot_part, Destructive, unary_with_preview(update_robot_part, update_robot_part_preview)),
         row!(new_robot_part, Additive, unary(new_robot_part)),
-        row!(delete_robot_part, Destructive, unary(delete_robot_part)),
+        row!(delete_robot_part, Destructive, unary_with_preview(delete_robot_part, delete_robot_part_preview)),
         row!(mark_part_as_main, Mutating, unary(mark_part_as_main)),
-        row!(mark_part_for_restart, Destructive, unary(mark_part_for_restart)),
+        row!(
+            mark_part_for_restart,
+            Destructive,
+            unary_with_preview(mark_part_for_restart, mark_part_for_restart_preview)
+        ),
         row!(create_robot_part_secret, Additive, unary(create_robot_part_secret)),
-        row!(delete_robot_part_secret, Destructive, unary(delete_robot_part_secret)),
+        row!(
+            delete_robot_part_secret,
+            Destructive,
+            unary_with_preview(delete_robot_part_secret, delete_robot_part_secret_preview)
+        ),
         row!(list_robots, Read, unary(list_robots)),
         row!(new_robot, Additive, unary(new_robot)),
         row!(update_robot, Mutating, unary(update_robot)),
@@ -342,12 +350,46 @@ fn delete_robot_part(a: PartArgs, _: &App) -> Result<app::DeleteRobotPartRequest
     Ok(app::DeleteRobotPartRequest { part_id: a.robot_part_id.into() })
 }
 
+/// The part, and the machine's other parts that stay.
+fn delete_robot_part_preview(app: Arc<App>, a: PartArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let part = robot_part(&app, a.robot_part_id.0).await?;
+        let request = app::GetRobotPartsRequest { robot_id: part.robot.clone() };
+        let parts = app.conn.unary(request, Retry::OnUnavailable).await?.parts;
+        let others: Vec<_> = parts.iter().filter(|p| p.id != part.id).map(part_summary).collect();
+        Ok(json!({"part": part_summary(&part), "robot_id": part.robot, "other_parts": others}))
+    })
+}
+
+/// The part, for a preview; NOT_FOUND when there is none. The whole part is never shown: it
+/// carries the part's secrets.
+async fn robot_part(app: &App, id: String) -> Result<app::RobotPart, ToolError> {
+    let response = app.conn.unary(app::GetRobotPartRequest { id }, Retry::OnUnavailable).await?;
+    Ok(response.part.unwrap_or_default())
+}
+
+/// A part's id, name and whether it is the main part.
+fn part_summary(part: &app::RobotPart) -> Value {
+    json!({"id": part.id, "name": part.name, "main_part": part.main_part})
+}
+
 fn mark_part_as_main(a: PartArgs, _: &App) -> Result<app::MarkPartAsMainRequest, ToolError> {
     Ok(app::MarkPartAsMainRequest { part_id: a.robot_part_id.into() })
 }
 
 fn mark_part_for_restart(a: PartArgs, _: &App) -> Result<app::MarkPartForRestartRequest, ToolError> {
     Ok(app::MarkPartForRestartRequest { part_id: a.robot_part_id.into() })
+}
+
+/// The part and whether it is online. Not `last_access`: it moves while the part is online, so
+/// the recheck before executing would always see a change.
+fn mark_part_for_restart_preview(app: Arc<App>, a: PartArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let part = robot_part(&app, a.robot_part_id.0).await?;
+        let online_state =
+            app::OnlineState::try_from(part.online_state).map_or(json!(part.online_state), |s| json!(s.as_str_name()));
+        Ok(json!({"part": part_summary(&part), "robot_id": part.robot, "online_state": online_state}))
+    })
 }
 
 fn create_robot_part_secret(a: PartArgs, _: &App) -> Result<app::CreateRobotPartSecretRequest, ToolError> {
@@ -365,6 +407,14 @@ struct DeletePartSecretArgs {
 
 fn delete_robot_part_secret(a: DeletePartSecretArgs, _: &App) -> Result<app::DeleteRobotPartSecretRequest, ToolError> {
     Ok(app::DeleteRobotPartSecretRequest { part_id: a.robot_part_id.into(), secret_id: a.secret_id.into() })
+}
+
+/// The part and the secret's id, creation time and state, never its value.
+fn delete_robot_part_secret_preview(app: Arc<App>, a: DeletePartSecretArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let part = robot_part(&app, a.robot_part_id.0).await?;
+        Ok(json!({"part": part_summary(&part), "secret": secret_preview(&part.secrets, &a.secret_id.0)}))
+    })
 }
 
 fn list_robots(a: DefaultLocationArgs, app: &App) -> Result<app::ListRobotsRequest, ToolError> {
@@ -420,8 +470,7 @@ fn delete_robot_preview(app: Arc<App>, a: RobotArgs) -> BoxFuture<ToolResult> {
             app.conn.unary(app::GetRobotPartsRequest { robot_id: robot_id.clone() }, Retry::OnUnavailable),
         )?;
         let robot = robot.robot.unwrap_or_default();
-        let parts: Vec<_> =
-            parts.parts.iter().map(|p| json!({"id": p.id, "name": p.name, "main_part": p.main_part})).collect();
+        let parts: Vec<_> = parts.parts.iter().map(part_summary).collect();
         Ok(json!({
             "robot": {"id": robot_id, "name": robot.name, "location": robot.location},
             "parts": parts,

@@ -1,11 +1,15 @@
 //! Organizations, their members and invites.
 use super::args::{Authorization, Id};
 use super::locations::LocationArgs;
-use super::{Row, row, unary};
+use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
+use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
+use crate::proto_json::to_json;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
     vec![
@@ -45,7 +49,10 @@ pub(super) fn rows() -> Vec<Row> {
         row!(
             delete_organization,
             Destructive,
-            unary(|a: OrgArgs, _| Ok(app::DeleteOrganizationRequest { organization_id: a.org_id.into() }))
+            unary_with_preview(
+                |a: OrgArgs, _| Ok(app::DeleteOrganizationRequest { organization_id: a.org_id.into() }),
+                delete_organization_preview
+            )
         ),
         row!(
             list_organization_members,
@@ -75,18 +82,24 @@ pub(super) fn rows() -> Vec<Row> {
         row!(
             delete_organization_member,
             Destructive,
-            unary(|a: MemberArgs, _| Ok(app::DeleteOrganizationMemberRequest {
-                organization_id: a.org_id.into(),
-                user_id: a.user_id.into(),
-            }))
+            unary_with_preview(
+                |a: MemberArgs, _| Ok(app::DeleteOrganizationMemberRequest {
+                    organization_id: a.org_id.into(),
+                    user_id: a.user_id.into(),
+                }),
+                delete_organization_member_preview
+            )
         ),
         row!(
             delete_organization_invite,
             Destructive,
-            unary(|a: InviteArgs, _| Ok(app::DeleteOrganizationInviteRequest {
-                organization_id: a.org_id.into(),
-                email: a.email
-            }))
+            unary_with_preview(
+                |a: InviteArgs, _| Ok(app::DeleteOrganizationInviteRequest {
+                    organization_id: a.org_id.into(),
+                    email: a.email
+                }),
+                delete_organization_invite_preview
+            )
         ),
         row!(
             resend_organization_invite,
@@ -241,4 +254,62 @@ struct InviteArgs {
     org_id: Id,
     /// The invitee's email address.
     email: String,
+}
+
+/// The organization's name and namespace, and how many locations would go with it.
+fn delete_organization_preview(app: Arc<App>, a: OrgArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let organization_id = String::from(a.org_id);
+        let (organization, locations) = tokio::try_join!(
+            app.conn
+                .unary(app::GetOrganizationRequest { organization_id: organization_id.clone() }, Retry::OnUnavailable),
+            app.conn
+                .unary(app::ListLocationsRequest { organization_id: organization_id.clone() }, Retry::OnUnavailable),
+        )?;
+        let organization = organization.organization.unwrap_or_default();
+        Ok(json!({
+            "organization": {
+                "id": organization_id, "name": organization.name, "public_namespace": organization.public_namespace,
+            },
+            "location_count": locations.locations.len(),
+        }))
+    })
+}
+
+/// The member's emails and the roles they hold in the organization.
+fn delete_organization_member_preview(app: Arc<App>, a: MemberArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let organization_id = String::from(a.org_id);
+        let user_id = String::from(a.user_id);
+        let list = app::ListAuthorizationsRequest { organization_id: organization_id.clone(), resource_ids: vec![] };
+        let (listed, authorizations) =
+            tokio::try_join!(members(&app, &organization_id), app.conn.unary(list, Retry::OnUnavailable))?;
+        // Emails only: last_login and last_access move on their own and would fail the recheck.
+        let emails = listed.members.into_iter().find(|m| m.user_id == user_id).map(|m| m.emails);
+        let roles: Vec<_> =
+            authorizations.authorizations.iter().filter(|r| r.identity_id == user_id).map(to_json).collect();
+        Ok(match emails {
+            Some(emails) => json!({"member": {"user_id": user_id, "emails": emails}, "authorizations": roles}),
+            None => json!({"member": null, "note": "no member with this user id in the organization"}),
+        })
+    })
+}
+
+/// The invite's email and the roles it would grant.
+fn delete_organization_invite_preview(app: Arc<App>, a: InviteArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let listed = members(&app, &a.org_id.0).await?;
+        Ok(match listed.invites.iter().find(|i| i.email == a.email) {
+            Some(invite) => json!({
+                "invite": {"email": invite.email, "authorizations": invite.authorizations.iter().map(to_json).collect::<Vec<_>>()},
+            }),
+            None => json!({"invite": null, "note": "no pending invite for this email in the organization"}),
+        })
+    })
+}
+
+/// The organization's members and pending invites.
+async fn members(app: &App, organization_id: &str) -> Result<app::ListOrganizationMembersResponse, ToolError> {
+    let request = app::ListOrganizationMembersRequest { organization_id: organization_id.into() };
+    app.conn.unary(request, Retry::OnUnavailable).await
 }

@@ -1,9 +1,11 @@
 //! The registry: items (modules, ML models, training scripts, archives) and modules.
 use super::args::{Id, PackageType, RegistryItemStatus, Visibility};
 use super::organizations::OrgArgs;
-use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary};
+use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
+use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
+use crate::proto_json::to_json;
 use app::upload_module_file_request::ModuleFile;
 use base64::Engine;
 use schemars::JsonSchema;
@@ -16,7 +18,7 @@ pub(super) fn rows() -> Vec<Row> {
         row!(create_registry_item, Additive, unary(create_registry_item)),
         row!(update_registry_item, Mutating, unary(update_registry_item)),
         row!(list_registry_items, Read, unary(list_registry_items)),
-        row!(delete_registry_item, Destructive, unary(delete_registry_item)),
+        row!(delete_registry_item, Destructive, unary_with_preview(delete_registry_item, delete_registry_item_preview)),
         row!(create_module, Additive, unary(create_module)),
         row!(update_module, Mutating, unary(update_module)),
         row!(
@@ -132,6 +134,22 @@ struct ItemArgs {
 
 fn delete_registry_item(a: ItemArgs, _: &App) -> Result<app::DeleteRegistryItemRequest, ToolError> {
     Ok(app::DeleteRegistryItemRequest { item_id: a.item_id.into() })
+}
+
+/// The item's name, type and visibility, and how many machines and organizations use it.
+fn delete_registry_item_preview(app: std::sync::Arc<App>, a: ItemArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let request =
+            app::GetRegistryItemRequest { item_id: a.item_id.into(), include_markdown_documentation: Some(false) };
+        let item = app.conn.unary(request, Retry::OnUnavailable).await?.item.unwrap_or_default();
+        // A registry item carries no secrets; its JSON gives the enum names.
+        let named = to_json(&item);
+        Ok(json!({
+            "item": {"item_id": item.item_id, "name": item.name, "type": named["type"], "visibility": named["visibility"]},
+            "total_robot_usage": item.total_robot_usage,
+            "total_organization_usage": item.total_organization_usage,
+        }))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -60,54 +60,45 @@ impl State {
         Ok(())
     }
 
-    fn check_identity(&self, a: &Authorization) -> Result<(), Status> {
+    /// Checks the identity exists and returns its type. The SDK's add_role/remove_role/change_role
+    /// leave the type empty, and the service infers it, so it is stored filled in.
+    fn identity_type(&self, a: &Authorization) -> Result<&'static str, Status> {
+        let is_member = || {
+            find(&self.organizations, &a.organization_id).map(|r| r.members.iter().any(|m| m.user_id == a.identity_id))
+        };
+        let is_key = || find(&self.api_keys, &a.identity_id).is_ok();
         match a.identity_type.as_str() {
-            "user" => {
-                let record = find(&self.organizations, &a.organization_id)?;
-                if !record.members.iter().any(|m| m.user_id == a.identity_id) {
-                    return Err(Status::not_found(format!(
-                        "user {:?} is not a member of the organization",
-                        a.identity_id
-                    )));
-                }
-            }
-            "api-key" => {
-                find(&self.api_keys, &a.identity_id)?;
-            }
-            // The SDK's add_role/remove_role/change_role leave the type empty: infer it.
-            "" => {
-                let record = find(&self.organizations, &a.organization_id)?;
-                let is_member = record.members.iter().any(|m| m.user_id == a.identity_id);
-                if !is_member && find(&self.api_keys, &a.identity_id).is_err() {
-                    return Err(Status::not_found(format!(
-                        "no member or API key {:?} in the organization",
-                        a.identity_id
-                    )));
-                }
-            }
-            other => {
-                return Err(Status::invalid_argument(format!(
-                    "unknown identity type {other:?}; expected \"user\" or \"api-key\""
-                )));
-            }
+            "user" if is_member()? => Ok("user"),
+            "user" => Err(Status::not_found(format!("user {:?} is not a member of the organization", a.identity_id))),
+            "api-key" => find(&self.api_keys, &a.identity_id).map(|_| "api-key"),
+            "" if is_member()? => Ok("user"),
+            "" if is_key() => Ok("api-key"),
+            "" => Err(Status::not_found(format!("no member or API key {:?} in the organization", a.identity_id))),
+            other => Err(Status::invalid_argument(format!(
+                "unknown identity type {other:?}; expected \"user\" or \"api-key\""
+            ))),
         }
-        Ok(())
     }
 
-    fn check_new_authorization(&self, a: &Authorization) -> Result<(), Status> {
+    /// Validates a grant and returns it as stored: with its identity type filled in.
+    fn new_authorization(&self, mut a: Authorization) -> Result<Authorization, Status> {
         required(&a.organization_id, "organization id")?;
-        self.check_grant(a, &a.organization_id)?;
-        self.check_identity(a)?;
-        if self.authorizations.iter().any(|existing| **existing == *a) {
+        self.check_grant(&a, &a.organization_id)?;
+        a.identity_type = self.identity_type(&a)?.to_string();
+        if self.authorizations.iter().any(|existing| **existing == a) {
             return Err(Status::already_exists("the identity already has this authorization"));
         }
-        Ok(())
+        Ok(a)
     }
 
+    /// The stored grant `a` names; an empty identity type matches any, as the service infers it.
     fn authorization_index(&self, a: &Authorization) -> Result<usize, Status> {
         self.authorizations
             .iter()
-            .position(|existing| **existing == *a)
+            .position(|existing| {
+                let same_type = a.identity_type.is_empty() || existing.identity_type == a.identity_type;
+                same_type && **existing == Authorization { identity_type: existing.identity_type.clone(), ..a.clone() }
+            })
             .ok_or_else(|| Status::not_found("authorization not found"))
     }
 
@@ -139,7 +130,7 @@ impl State {
 
     pub fn add_role(&mut self, r: AddRoleRequest) -> Result<AddRoleResponse, Status> {
         let a = r.authorization.ok_or_else(|| Status::invalid_argument("authorization is required"))?;
-        self.check_new_authorization(&a)?;
+        let a = self.new_authorization(a)?;
         self.authorizations.push(Pb(a));
         Ok(AddRoleResponse {})
     }
@@ -156,7 +147,7 @@ impl State {
             return Err(Status::invalid_argument("old_authorization and new_authorization are required"));
         };
         let index = self.authorization_index(&old)?;
-        self.check_new_authorization(&new)?;
+        let new = self.new_authorization(new)?;
         self.authorizations[index] = Pb(new);
         Ok(ChangeRoleResponse {})
     }
