@@ -525,14 +525,7 @@ async fn module_files_upload_in_chunks() {
 #[tokio::test]
 async fn api_keys_authenticate_rotate_and_go_away() {
     let (sandbox, mut client) = demo().await;
-    let grant = Authorization {
-        authorization_type: "role".into(),
-        authorization_id: "location_operator".into(),
-        resource_type: "location".into(),
-        resource_id: ids::LOCATION_LAB.into(),
-        organization_id: ids::ORG.into(),
-        ..Default::default()
-    };
+    let grant = role_grant("location_operator", "location", ids::LOCATION_LAB, ids::ORG);
     let created = client
         .create_key(CreateKeyRequest { authorizations: vec![grant], name: "lab-key".into() })
         .await
@@ -735,13 +728,9 @@ async fn a_robot_operator_key_reads_its_machine_and_nothing_else() {
         &org_write,
     );
     let grant = Authorization {
-        authorization_type: "role".into(),
-        authorization_id: "robot_owner".into(),
-        resource_type: "robot".into(),
-        resource_id: ids::ROBOT_ROVER_1.into(),
-        organization_id: ids::ORG.into(),
         identity_id: ids::API_KEY_ROVER.into(),
         identity_type: "api-key".into(),
+        ..role_grant("robot_owner", "robot", ids::ROBOT_ROVER_1, ids::ORG)
     };
     let request = AddRoleRequest { authorization: Some(grant) };
     assert_status(rover.add_role(request).await, Code::PermissionDenied, &owner_only);
@@ -781,14 +770,7 @@ async fn a_robot_operator_key_reads_its_machine_and_nothing_else() {
 #[tokio::test]
 async fn a_location_owner_key_creates_machines_only_under_its_location() {
     let (sandbox, mut admin) = demo().await;
-    let grant = Authorization {
-        authorization_type: "role".into(),
-        authorization_id: "location_owner".into(),
-        resource_type: "location".into(),
-        resource_id: ids::LOCATION_WAREHOUSE.into(),
-        organization_id: ids::ORG.into(),
-        ..Default::default()
-    };
+    let grant = role_grant("location_owner", "location", ids::LOCATION_WAREHOUSE, ids::ORG);
     let request = CreateKeyRequest { authorizations: vec![grant], name: "warehouse-key".into() };
     let created = admin.create_key(request.clone()).await.unwrap().into_inner();
     let mut warehouse = client_as(&sandbox, &created.id, &created.key).await;
@@ -831,14 +813,7 @@ async fn list_organizations_shows_the_organizations_a_key_has_roles_in() {
     let mut rover = rover_client(&sandbox).await;
     assert_eq!(list(&mut rover).await, [ids::ORG], "a grant on a machine shows its organization");
 
-    let grant = Authorization {
-        authorization_type: "role".into(),
-        authorization_id: "organization_operator".into(),
-        resource_type: "organization".into(),
-        resource_id: other.clone(),
-        organization_id: other.clone(),
-        ..Default::default()
-    };
+    let grant = role_grant("organization_operator", "organization", &other, &other);
     let created =
         admin.create_key(CreateKeyRequest { authorizations: vec![grant], name: "other".into() }).await.unwrap();
     let created = created.into_inner();
@@ -859,4 +834,16 @@ async fn list_organizations_shows_the_organizations_a_key_has_roles_in() {
     assert_eq!(list(&mut rover).await, [ids::ORG, own.as_str()]);
     let request = CreateLocationRequest { organization_id: own, name: "Garage".into(), ..Default::default() };
     rover.create_location(request).await.unwrap();
+}
+
+/// A role grant as the SDK builds one; identity fields are left for the caller to fill in.
+fn role_grant(authorization_id: &str, resource_type: &str, resource_id: &str, organization_id: &str) -> Authorization {
+    Authorization {
+        authorization_type: "role".into(),
+        authorization_id: authorization_id.into(),
+        resource_type: resource_type.into(),
+        resource_id: resource_id.into(),
+        organization_id: organization_id.into(),
+        ..Default::default()
+    }
 }
