@@ -5,7 +5,6 @@
 //! field of some other message is left alone. Inside configs (`Struct`s and the `*_config_json`
 //! texts), which have no types, values are redacted by key name.
 use crate::error::ToolError;
-use crate::proto_json::descriptor;
 use crate::tools::catalogue;
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
@@ -197,10 +196,10 @@ fn write_new_private(path: &Path, contents: &Value) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The message a tool's result is (every tool is an AppService method `X` answering
-/// `XResponse`); the handlers' extra fields are plain values with no secrets.
+/// The message a tool's result carries, as its table row declares it; the custom handlers' extra
+/// fields are plain values with no secrets.
 fn response_message(tool: &str) -> Option<MessageDescriptor> {
-    catalogue().get(tool).map(|row| descriptor(&format!("viam.app.v1.{}Response", row.op.method)))
+    catalogue().get(tool).map(|row| row.op.response.clone())
 }
 
 fn secret_fields(message: &MessageDescriptor) -> impl Iterator<Item = (&'static str, &'static str, Owner)> + '_ {

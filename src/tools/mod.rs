@@ -19,6 +19,7 @@ use crate::proto::Rpc;
 use crate::proto_json::{descriptor, object_schema, to_json};
 use crate::safety::confirm::{Interaction, gate};
 use crate::safety::{Policy, redact};
+use prost_reflect::MessageDescriptor;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -151,6 +152,8 @@ pub struct Op {
     output_schema: JsonObject,
     /// The AppService method, for the catalogue listing.
     pub method: &'static str,
+    /// The response message the result carries, which redaction walks by type.
+    pub response: MessageDescriptor,
     handler: Handler,
 }
 
@@ -191,6 +194,7 @@ where
         input_schema: input_schema::<A>(),
         output_schema,
         method: R::method(),
+        response,
         handler: Box::new(move |cx, arguments| {
             Box::pin(async move {
                 let echo = arguments.clone();
@@ -232,10 +236,12 @@ where
     A: DeserializeOwned + JsonSchema + Send + 'static,
     M: prost::Name,
 {
+    let response = descriptor(&M::full_name());
     Op {
         input_schema: input_schema::<A>(),
-        output_schema: object_schema(&descriptor(&M::full_name())),
+        output_schema: object_schema(&response),
         method,
+        response,
         handler: Box::new(move |cx, arguments| {
             Box::pin(async move {
                 let echo = arguments.clone();
