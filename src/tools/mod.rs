@@ -426,7 +426,8 @@ impl ToolRow {
             (_, None) => Ok(false),
         };
         let ids = ids_in(&arguments);
-        let audited = Value::Object(arguments.clone());
+        // Reads are never audited, so only other calls pay for the copy.
+        let audited = (self.risk != Risk::Read).then(|| Value::Object(arguments.clone()));
         let cx = Arc::new(CallContext {
             app,
             tool: self.name,
@@ -443,8 +444,8 @@ impl ToolRow {
             Err(e) => Err(e),
         };
         let result = result.and_then(|value| self.protect_secrets(&cx.app, value));
-        if self.risk != Risk::Read {
-            self.audit(&cx, &audited, &result, started);
+        if let Some(arguments) = &audited {
+            self.audit(&cx, arguments, &result, started);
         }
         result
     }
