@@ -1,6 +1,5 @@
 //! Test harness: a sandbox in the test process, and the real binary over stdio pointed at it with
 //! an rmcp client, so every test crosses the whole path (MCP → tool → gRPC → sandbox).
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion, Tool};
 use rmcp::service::RunningService;

@@ -1,6 +1,6 @@
 //! The command line: `call` through the same dispatch path (exit codes, JSON on stdout),
 //! `--sandbox-state` persisting across processes, and `sandbox --listen` serving on its own.
-mod common;
+use crate::common;
 
 use common::BIN;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! organization operations, whose requests are built inline in their table rows: the bytes the
 //! sandbox received must equal what the Python SDK 0.85.1 sent for the same call
 //! (viam-app-api.md §1.2.1–1.2.15). The other domains test their builders beside the code.
-mod common;
+use crate::common;
 
 use common::Harness;
 use serde_json::{Value, json};

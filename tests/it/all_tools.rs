@@ -1,7 +1,7 @@
 //! Every one of the 70 tools, called through the real binary over stdio against the sandbox, in
 //! one scenario that discovers ids as a person would; each result is validated against the tool's
 //! outputSchema, and the whole catalogue must have been exercised.
-mod common;
+use crate::common;
 
 use common::Harness;
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! MCP-level behaviour through the real binary over stdio: the tools/list contract, the confirm
 //! gate, bad input, gRPC error mapping, default location, re-authentication and stdio hygiene.
-mod common;
+use crate::common;
 
 use common::{BIN, Harness, assert_error_code};
 use serde_json::{Value, json};

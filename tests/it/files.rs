@@ -1,7 +1,7 @@
 //! File confinement through the real binary: `dest` and `file_path` stay inside `--allow-dir`
 //! directories and the client's MCP roots, escapes through `..` and symlinks are refused before
 //! any RPC, and existing files are replaced only with `overwrite: true`.
-mod common;
+use crate::common;
 
 use common::{Harness, assert_error_code};
 #[allow(deprecated)] // Roots, which the server reads.

@@ -1,6 +1,6 @@
 //! Long calls: tail_robot_part_logs reports progress and stops promptly on cancellation;
 //! `dest` writes files as the SDK does.
-mod common;
+use crate::common;
 
 use common::Harness;
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, ProgressNotificationParam};

@@ -2,7 +2,7 @@
 //! seeded secrets and none comes back unless the tool hands it out; `--show-secrets` shows them
 //! (never the server's own key); `--secrets-dir` moves a handed-out secret into a 0600 file; and
 //! config values are redacted by key name, in results and in the audit log.
-mod common;
+use crate::common;
 
 use common::Harness;
 use rmcp::model::CallToolResult;

@@ -638,7 +638,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let state_file = dir.path().join("state.json");
     let mut child = KillOnDrop(
         std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "persistence_child_server", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "sandbox::persistence_child_server", "--nocapture", "--test-threads=1"])
             .env("SANDBOX_CHILD_STATE", &state_file)
             .stdout(std::process::Stdio::piped())
             .spawn()

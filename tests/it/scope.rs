@@ -1,6 +1,6 @@
 //! Scope pinning through the real binary: `--org` / `--location` let changes inside the scope
 //! through, and refuse every change outside it before anything but reads reaches the service.
-mod common;
+use crate::common;
 
 use common::{Harness, assert_error_code};
 use serde_json::{Value, json};

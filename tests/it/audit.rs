@@ -1,7 +1,7 @@
 //! The audit log through the real binary: one fsync'd JSON line per call that is not a read,
 //! with the confirmation and the gRPC status, never the server's API key, and a torn last line
 //! from a crash healed on the next start.
-mod common;
+use crate::common;
 
 use common::Harness;
 use rmcp::model::CallToolRequestParams;

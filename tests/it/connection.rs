@@ -1,6 +1,6 @@
 //! The connection's policies against a faulty sandbox: reads are retried on UNAVAILABLE, writes
 //! never are, and the per-call deadline comes from --timeout.
-mod common;
+use crate::common;
 
 use common::{Harness, assert_error_code};
 use serde_json::json;

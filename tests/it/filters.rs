@@ -1,7 +1,7 @@
 //! Tool filters through the real binary: what `tools/list` exposes under `--read-only`,
 //! `--no-destructive` and a toolset selection (snapshots), that hidden tools cannot be called,
 //! that the `tools` subcommand shows the same result, and that unknown names stop startup.
-mod common;
+use crate::common;
 
 use common::{BIN, Harness};
 use serde_json::{Value, json};

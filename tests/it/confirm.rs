@@ -1,7 +1,7 @@
 //! Confirmation modes through the real binary: a person asked by elicitation (accept, decline,
 //! cancel), `--confirm=human`, the 2026-07-28 MRTR round with a sealed requestState (tampered,
 //! replayed), and the re-read of the target just before executing.
-mod common;
+use crate::common;
 
 use common::{Harness, assert_error_code};
 use rmcp::model::{

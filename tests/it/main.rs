@@ -1,0 +1,17 @@
+//! The integration tests, as one binary (one link instead of fifteen): each module drives the real
+//! binary, the sandbox or the catalogue.
+mod all_tools;
+mod audit;
+mod cli;
+mod common;
+mod confirm;
+mod connection;
+mod files;
+mod filters;
+mod mcp;
+mod readme;
+mod sandbox;
+mod scope;
+mod secrets;
+mod streaming;
+mod wire;
