@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use viam_fleet_mcp::sandbox::{SandboxConfig, ids};
 
 /// The exposed tools as `name (risk hints)` lines, compared with tests/snapshots/<name>.txt.
-/// Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test filters`.
+/// Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it filters::`.
 async fn assert_exposed(args: &[&str], snapshot: &str) -> Vec<String> {
     let harness = Harness::start_with(SandboxConfig::default(), args).await;
     let names: Vec<String> = harness

@@ -10,7 +10,7 @@ use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools_list.json");
 
 /// Any change to a tool's contract (name, schema, annotations, description) shows up here in
-/// review. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test mcp`.
+/// review. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it mcp::`.
 #[tokio::test]
 async fn tools_list_matches_the_snapshot() {
     let harness = Harness::start().await;

@@ -1,5 +1,5 @@
 //! The README's tool table is generated from the catalogue; this keeps the two in sync.
-//! `UPDATE_README=1 cargo test --test readme` rewrites it.
+//! `UPDATE_README=1 cargo test --test it readme::` rewrites it.
 use viam_fleet_mcp::tools::catalogue;
 
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
