@@ -42,7 +42,8 @@ pub struct ConnectionConfig {
 pub enum Retry {
     /// Reads: retried with backoff on `UNAVAILABLE`.
     OnUnavailable,
-    /// Writes: never retried automatically.
+    /// Writes: never retried automatically, and a failure after the request may have reached
+    /// the service is reported as `outcome_unknown`.
     Never,
 }
 
@@ -81,10 +82,6 @@ impl Connection {
     /// The configured key, so results can be scrubbed of it.
     pub fn api_key(&self) -> Option<&ApiKey> {
         self.api_key.as_ref()
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     /// One unary call.
@@ -174,7 +171,14 @@ impl Connection {
                 }
                 Err(status) => {
                     tracing::info!(method, code = ?status.code(), "failed");
-                    return Err(self.deadline_as_such(status).into());
+                    let status = self.deadline_as_such(status);
+                    if retry == Retry::Never && may_have_arrived(&status) {
+                        return Err(ToolError::OutcomeUnknown {
+                            message: format!("{method} failed after it was sent: {}", status.message()),
+                            verify: None,
+                        });
+                    }
+                    return Err(status.into());
                 }
             }
         }
@@ -232,6 +236,26 @@ impl Connection {
             })?;
         Ok(response.into_inner().access_token)
     }
+}
+
+/// Whether a failed request may still have reached the service and taken effect: the deadline
+/// passed or the transport failed mid-call, as opposed to an answer from the service or a
+/// connection that was never made.
+fn may_have_arrived(status: &Status) -> bool {
+    if matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled) {
+        return true;
+    }
+    let mut source = std::error::Error::source(status);
+    let transport = source.is_some();
+    while let Some(error) = source {
+        let text = error.to_string();
+        if text.contains("error trying to connect") || text.contains("tcp connect error") || text.contains("dns error")
+        {
+            return false;
+        }
+        source = error.source();
+    }
+    transport
 }
 
 fn path<R: Rpc>() -> PathAndQuery {

@@ -23,6 +23,11 @@ pub enum ToolError {
     OutOfScope { message: String },
     /// No API key is configured.
     NotConfigured { message: String },
+    /// The client cancelled the call before anything was sent.
+    Cancelled,
+    /// A write failed after its request may have reached the service: it may or may not have
+    /// taken effect. `verify` names the read that tells.
+    OutcomeUnknown { message: String, verify: Option<&'static str> },
     /// The service answered with a gRPC status.
     Grpc { code: tonic::Code, message: String, hint: Option<String> },
     /// A local failure (file I/O, a malformed response).
@@ -51,6 +56,8 @@ impl ToolError {
             Self::InputRequired(_) => "input_required".into(),
             Self::OutOfScope { .. } => "out_of_scope".into(),
             Self::NotConfigured { .. } => "not_configured".into(),
+            Self::Cancelled => "cancelled".into(),
+            Self::OutcomeUnknown { .. } => "outcome_unknown".into(),
             Self::Grpc { code, .. } => grpc_code_name(*code).into(),
             Self::Local { .. } => "local_error".into(),
         }
@@ -68,9 +75,27 @@ impl ToolError {
                 out["now"] = now.clone();
             }
             Self::Grpc { hint: Some(hint), .. } => out["hint"] = json!(hint),
+            Self::OutcomeUnknown { verify, .. } => {
+                let read = verify.map_or("a read of the target".to_string(), String::from);
+                out["hint"] = json!(format!(
+                    "The request may have reached the service and been applied. Check with {read} before \
+                     calling it again; it was not retried."
+                ));
+                if let Some(tool) = verify {
+                    out["verify_with"] = json!(tool);
+                }
+            }
             _ => {}
         }
         out
+    }
+
+    /// Names the read that tells whether a write whose outcome is unknown took effect.
+    pub fn with_verify(self, verify: Option<&'static str>) -> Self {
+        match self {
+            Self::OutcomeUnknown { message, verify: None } => Self::OutcomeUnknown { message, verify },
+            other => other,
+        }
     }
 
     /// Adds a hint to a gRPC error that names the ids the call was about.
@@ -111,6 +136,10 @@ impl fmt::Display for ToolError {
                  changed; call the tool again to see the new preview",
             ),
             Self::InputRequired(_) => f.write_str("a person must confirm this call"),
+            Self::Cancelled => f.write_str("the call was cancelled before anything was sent; nothing was changed"),
+            Self::OutcomeUnknown { message, .. } => {
+                write!(f, "the outcome of this write is unknown: {message}")
+            }
             Self::NotConfigured { message }
             | Self::Local { message }
             | Self::InvalidRequestState { message }

@@ -1,5 +1,9 @@
+pub mod call;
 pub mod connection;
 pub mod error;
+pub mod logging;
+pub mod lookup;
+pub mod pipeline;
 pub mod proto;
 pub mod proto_json;
 pub mod safety;

@@ -8,8 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use viam_fleet_mcp::call::App;
 use viam_fleet_mcp::connection::{ApiKey, Connection, ConnectionConfig, DEFAULT_APP_URL};
+use viam_fleet_mcp::pipeline::{Call, Fleet, Reply};
 use viam_fleet_mcp::safety::audit::AuditLog;
 use viam_fleet_mcp::safety::files::FileAccess;
 use viam_fleet_mcp::safety::filter::ToolFilter;
@@ -17,7 +18,7 @@ use viam_fleet_mcp::safety::scope::Scope;
 use viam_fleet_mcp::safety::{ConfirmMode, Policy};
 use viam_fleet_mcp::sandbox::{self, RunningSandbox, SandboxConfig, Seed};
 use viam_fleet_mcp::server::FleetServer;
-use viam_fleet_mcp::tools::{App, ToolRow, catalogue};
+use viam_fleet_mcp::tools::{ToolRow, catalogue};
 
 #[derive(Parser)]
 #[command(version, about = "MCP server that manages a Viam robot fleet through Viam's app API")]
@@ -110,6 +111,10 @@ struct Options {
     /// Only allow changes inside this location (repeatable).
     #[arg(long = "location", global = true)]
     locations: Vec<String>,
+    /// Log each call's arguments and result, redacted, at debug level. Without it, no request or
+    /// response payload is logged at any level.
+    #[arg(long, global = true)]
+    log_payloads: bool,
 }
 
 impl Options {
@@ -131,12 +136,14 @@ impl Options {
             audit,
             files: FileAccess { allow_dirs: self.allow_dir.clone() },
             scope: Scope { orgs: self.orgs.clone(), locations: self.locations.clone() },
+            log_payloads: self.log_payloads,
+            ..Policy::default()
         })
     }
 
     /// The catalogue indices the filters expose; an unknown name stops the server.
     fn exposed(&self) -> anyhow::Result<Vec<usize>> {
-        self.filter.select(catalogue()).map_err(anyhow::Error::msg)
+        self.filter.select(&catalogue().listed()).map_err(anyhow::Error::msg)
     }
 
     fn sandbox_config(&self) -> anyhow::Result<SandboxConfig> {
@@ -159,7 +166,7 @@ impl Options {
 
     /// The app to talk to: the embedded sandbox on a loopback port, or the configured address
     /// with the API key from the environment.
-    async fn app(&self) -> anyhow::Result<(Arc<App>, Option<RunningSandbox>)> {
+    async fn fleet(&self) -> anyhow::Result<(Arc<Fleet>, Option<RunningSandbox>)> {
         let timeout = Duration::from_secs(self.timeout);
         if self.sandbox {
             let config = self.sandbox_config()?;
@@ -172,29 +179,27 @@ impl Options {
             let running = sandbox::start(config, listener).await?;
             tracing::info!(url = %running.url(), "sandbox started");
             let conn = Connection::new(ConnectionConfig { url: running.url(), api_key: Some(api_key), timeout })?;
-            return Ok((Arc::new(App { conn, default_location, policy: self.policy()? }), Some(running)));
+            let app = Arc::new(App { conn, default_location });
+            return Ok((Arc::new(Fleet { app, policy: self.policy()? }), Some(running)));
         }
         let api_key = match (std::env::var("VIAM_API_KEY"), std::env::var("VIAM_API_KEY_ID")) {
             (Ok(key), Ok(id)) if !key.is_empty() && !id.is_empty() => Some(ApiKey { id, key }),
             _ => None,
         };
         let conn = Connection::new(ConnectionConfig { url: self.app_url.clone(), api_key, timeout })?;
-        let app = App { conn, default_location: self.location_id.clone(), policy: self.policy()? };
-        Ok((Arc::new(app), None))
+        let app = Arc::new(App { conn, default_location: self.location_id.clone() });
+        Ok((Arc::new(Fleet { app, policy: self.policy()? }), None))
     }
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
     let cli = Cli::parse();
+    let mut secrets: Vec<String> = std::env::var("VIAM_API_KEY").into_iter().collect();
+    if cli.options.sandbox || matches!(cli.command, Some(Command::Sandbox { .. })) {
+        secrets.push(SandboxConfig::default().api_key);
+    }
+    viam_fleet_mcp::logging::init(secrets);
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -208,8 +213,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let exposed = cli.options.exposed()?;
-            let (app, _sandbox) = cli.options.app().await?;
-            let service = FleetServer::new(app, exposed).serve(rmcp::transport::stdio()).await?;
+            let (fleet, _sandbox) = cli.options.fleet().await?;
+            let service = FleetServer::new(fleet, exposed).serve(rmcp::transport::stdio()).await?;
             service.waiting().await?;
         }
         Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?, json, markdown)?,
@@ -218,17 +223,17 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 catalogue().get(&tool).with_context(|| format!("unknown tool {tool:?}; see `viam-fleet-mcp tools`"))?;
             let arguments: Value = serde_json::from_str(&arguments).context("the arguments must be a JSON object")?;
             let Value::Object(arguments) = arguments else { anyhow::bail!("the arguments must be a JSON object") };
-            let (app, _sandbox) = cli.options.app().await?;
-            let result = row.call(app, arguments, CancellationToken::new(), None, Vec::new(), Default::default()).await;
-            return Ok(match result {
-                Ok(value) => {
+            let (fleet, _sandbox) = cli.options.fleet().await?;
+            return Ok(match fleet.call(row, Call::plain(arguments)).await {
+                Reply::Done(value) => {
                     println!("{}", serde_json::to_string_pretty(&value)?);
                     std::process::ExitCode::SUCCESS
                 }
-                Err(error) => {
-                    println!("{}", serde_json::to_string_pretty(&error.to_json())?);
+                Reply::Failed(error) => {
+                    println!("{}", serde_json::to_string_pretty(&error)?);
                     std::process::ExitCode::from(1)
                 }
+                Reply::InputRequired(_) => anyhow::bail!("{tool} needs a person to confirm; use an MCP client"),
             });
         }
         Command::Sandbox { listen } => {

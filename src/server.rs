@@ -1,14 +1,13 @@
 //! The MCP server: lists the catalogue's tools and dispatches calls to their rows.
-use crate::error::ToolError;
-use crate::safety::confirm::Interaction;
-use crate::tools::{App, ProgressSink, ToolRow, catalogue};
+use crate::call::{Interaction, ProgressSink};
+use crate::pipeline::{Call, Fleet, Reply};
+use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 const INSTRUCTIONS: &str = "Manage a Viam robot fleet: organizations, locations, machines (robots) and \
@@ -19,7 +18,7 @@ without it first to see a preview of what would be affected.";
 
 #[derive(Clone)]
 pub struct FleetServer {
-    app: Arc<App>,
+    fleet: Arc<Fleet>,
     /// The catalogue indices this server exposes, after the tool filters.
     exposed: Arc<Vec<usize>>,
     /// Their definitions, built once.
@@ -27,31 +26,13 @@ pub struct FleetServer {
 }
 
 impl FleetServer {
-    pub fn new(app: Arc<App>, exposed: Vec<usize>) -> Self {
+    pub fn new(fleet: Arc<Fleet>, exposed: Vec<usize>) -> Self {
         let tools = exposed.iter().map(|&i| catalogue().tools[i].clone()).collect();
-        Self { app, exposed: Arc::new(exposed), tools: Arc::new(tools) }
+        Self { fleet, exposed: Arc::new(exposed), tools: Arc::new(tools) }
     }
 
     fn row(&self, name: &str) -> Option<&'static ToolRow> {
         self.exposed.iter().map(|&i| &catalogue().rows[i]).find(|row| row.name == name)
-    }
-}
-
-/// The client's roots as local directories, asked for only when a call names a local file.
-#[allow(deprecated)] // Roots is deprecated by SEP-2577, but it is what today's stdio clients offer.
-async fn client_roots(context: &RequestContext<RoleServer>) -> Vec<PathBuf> {
-    let declared = context.client_capabilities().is_some_and(|c| c.roots.is_some());
-    if !declared {
-        return Vec::new();
-    }
-    match context.peer.list_roots().await {
-        Ok(result) => {
-            result.roots.iter().filter_map(|root| root.uri.strip_prefix("file://")).map(PathBuf::from).collect()
-        }
-        Err(e) => {
-            tracing::debug!("roots not available: {e}");
-            Vec::new()
-        }
     }
 }
 
@@ -97,23 +78,20 @@ impl ServerHandler for FleetServer {
             });
             sink
         });
-        let arguments = request.arguments.unwrap_or_default();
-        let touches_files = ["dest", "file_path"].iter().any(|k| arguments.contains_key(*k));
-        let roots = if touches_files { client_roots(&context).await } else { Vec::new() };
-        let cancel = context.ct.clone();
-        let interaction = Interaction {
-            input_responses: request.input_responses,
-            request_state: request.request_state,
-            context: Some(context),
+        let call = Call {
+            arguments: request.arguments.unwrap_or_default(),
+            cancel: context.ct.clone(),
+            progress,
+            interaction: Interaction {
+                input_responses: request.input_responses,
+                request_state: request.request_state,
+                context: Some(context),
+            },
         };
-        let result = row.call(self.app.clone(), arguments, cancel, progress, roots, interaction).await;
-        Ok(match result {
-            Ok(value) => CallToolResult::structured(value),
-            Err(ToolError::InputRequired(round)) => return Ok((*round).into()),
-            Err(error) => {
-                tracing::info!(tool = row.name, error = %error.code(), "tool call failed");
-                CallToolResult::structured_error(error.to_json())
-            }
+        Ok(match self.fleet.call(row, call).await {
+            Reply::Done(value) => CallToolResult::structured(value),
+            Reply::Failed(error) => CallToolResult::structured_error(error),
+            Reply::InputRequired(round) => return Ok((*round).into()),
         }
         .into())
     }

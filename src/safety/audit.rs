@@ -1,17 +1,53 @@
 //! The append-only JSON Lines audit log of every call that is not a read.
 //!
-//! Each entry is one `write` of a whole line, fsync'd before the call's result returns, under a
-//! lock so concurrent calls never interleave. A crash can still cut the last line short; on the
-//! next open a missing final newline is added, so that torn line stays one unparseable line and
-//! every later line starts clean.
-use serde_json::Value;
+//! A call that gets as far as its RPC leaves two lines sharing a `call` id: an `intent` line,
+//! fsync'd before anything is sent (if it cannot be written the call is refused), and an
+//! `outcome` line after. A crash in between leaves the intent as the trace. A call refused
+//! earlier (bad arguments, scope, confirmation) leaves only its `outcome` line.
+//!
+//! Each line is one `write` of a whole line, fsync'd off the async runtime before the call goes
+//! on, under a lock so concurrent calls never interleave. A crash can still cut the last line
+//! short; on the next open a missing final newline is added, so that torn line stays one
+//! unparseable line and every later line starts clean.
+use crate::call::Risk;
+use serde_json::{Value, json};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub struct AuditLog {
-    file: Mutex<File>,
+    file: Arc<Mutex<File>>,
+}
+
+/// What the log records of one call.
+pub struct Entry {
+    call: String,
+    tool: &'static str,
+    risk: Risk,
+    /// Redacted, without `confirm`.
+    arguments: Value,
+    /// How the call was confirmed, when it was.
+    pub confirmation: Option<Value>,
+}
+
+impl Entry {
+    pub fn new(tool: &'static str, risk: Risk, arguments: Value) -> Self {
+        Self { call: format!("{:016x}", rand::random::<u64>()), tool, risk, arguments, confirmation: None }
+    }
+
+    fn line(&self, phase: &str) -> Value {
+        json!({
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "call": self.call,
+            "phase": phase,
+            "tool": self.tool,
+            "risk": self.risk,
+            "arguments": self.arguments,
+            "confirmation": self.confirmation,
+        })
+    }
 }
 
 impl AuditLog {
@@ -31,33 +67,50 @@ impl AuditLog {
                 file.sync_data()?;
             }
         }
-        Ok(Self { file: Mutex::new(file) })
+        Ok(Self { file: Arc::new(Mutex::new(file)) })
     }
 
-    /// Appends one line and fsyncs it before returning.
-    pub fn record(&self, entry: &Value) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(entry)?;
+    /// Records that the call is about to be sent; an error means it must not be.
+    pub async fn intent(&self, entry: &Entry) -> std::io::Result<()> {
+        self.append(entry.line("intent")).await
+    }
+
+    /// Records how the call ended.
+    pub async fn outcome(&self, entry: &Entry, status: &str, took: Duration) -> std::io::Result<()> {
+        let mut line = entry.line("outcome");
+        line["status"] = json!(status);
+        line["duration_ms"] = json!(took.as_millis() as u64);
+        self.append(line).await
+    }
+
+    /// Appends one line and fsyncs it, on a blocking thread.
+    async fn append(&self, entry: Value) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(&entry)?;
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        file.write_all(&line)?;
-        file.sync_data()
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            file.write_all(&line)?;
+            file.sync_data()
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    #[test]
-    fn lines_append_and_a_torn_line_is_closed() {
+    #[tokio::test]
+    async fn lines_append_and_a_torn_line_is_closed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         std::fs::write(&path, "{\"tool\":\"torn").unwrap();
         let log = AuditLog::open(&path).unwrap();
-        log.record(&json!({"tool": "a"})).unwrap();
+        log.append(json!({"tool": "a"})).await.unwrap();
         drop(log);
-        AuditLog::open(&path).unwrap().record(&json!({"tool": "b"})).unwrap();
+        AuditLog::open(&path).unwrap().append(json!({"tool": "b"})).await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "{\"tool\":\"torn\n{\"tool\":\"a\"}\n{\"tool\":\"b\"}\n");
         #[cfg(unix)]

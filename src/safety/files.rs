@@ -3,8 +3,13 @@
 //! A path is allowed only inside an `--allow-dir` directory or one of the client's MCP roots.
 //! Relative paths are resolved against the server's working directory, then checked like any
 //! other. Containment is decided on canonical paths, so neither `..` nor a symlink can lead out.
+use crate::call::FileArg;
 use crate::error::ToolError;
-use std::io::Write;
+use rmcp::RoleServer;
+use rmcp::model::JsonObject;
+use rmcp::service::RequestContext;
+use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The directories a call may touch: `--allow-dir` plus the client's MCP roots.
@@ -14,6 +19,29 @@ pub struct FileAccess {
 }
 
 impl FileAccess {
+    /// Checks the file arguments a row declares, where the call gives them (an empty path means
+    /// no file, as in the SDK), before anything is sent. `overwrite` is the call's own argument.
+    pub fn check(
+        &self,
+        declared: &[FileArg],
+        arguments: &JsonObject,
+        roots: &[PathBuf],
+    ) -> Result<HashMap<&'static str, PathBuf>, ToolError> {
+        let mut checked = HashMap::new();
+        for file in declared {
+            let Some(path) = given(arguments, file.argument()) else { continue };
+            let target = match file {
+                FileArg::Read(_) => self.readable(path, roots),
+                FileArg::Write(_) => {
+                    let overwrite = arguments.get("overwrite").and_then(|v| v.as_bool()).unwrap_or(false);
+                    self.writable(path, overwrite, roots)
+                }
+            };
+            checked.insert(file.argument(), target?);
+        }
+        Ok(checked)
+    }
+
     /// A path a tool may create (or, with `overwrite`, replace): its parent directory must exist
     /// and lie inside an allowed directory, and its last component must not be a symlink.
     pub fn writable(&self, path: &str, overwrite: bool, roots: &[PathBuf]) -> Result<PathBuf, ToolError> {
@@ -39,12 +67,17 @@ impl FileAccess {
         }
     }
 
-    /// A path a tool may read: the file itself, symlinks resolved, inside an allowed directory.
+    /// A path a tool may read: a regular file, symlinks resolved, inside an allowed directory.
+    /// A named pipe or device would block the reader forever, so only regular files pass.
     pub fn readable(&self, path: &str, roots: &[PathBuf]) -> Result<PathBuf, ToolError> {
         let allowed = self.allowed(roots, "read files from")?;
         let target =
             Path::new(path).canonicalize().map_err(|e| ToolError::local(format!("cannot read {path:?}: {e}")))?;
         confine(path, &target, &allowed)?;
+        let meta = std::fs::metadata(&target).map_err(|e| ToolError::local(format!("cannot read {path:?}: {e}")))?;
+        if !meta.is_file() {
+            return Err(ToolError::invalid(format!("{path:?} is not a regular file")));
+        }
         Ok(target)
     }
 
@@ -74,25 +107,75 @@ fn confine(path: &str, target: &Path, allowed: &[PathBuf]) -> Result<(), ToolErr
     )))
 }
 
-/// Writes a path [`FileAccess::writable`] returned. Without `overwrite` the file is created new,
-/// failing if anything (even a symlink) appeared there meanwhile; with it, a temporary file is
-/// renamed over the target, which replaces a symlink rather than writing through it.
-pub fn write(target: &Path, contents: &[u8], overwrite: bool) -> std::io::Result<()> {
-    if !overwrite {
-        return std::fs::OpenOptions::new().write(true).create_new(true).open(target)?.write_all(contents);
+/// A non-empty string argument.
+fn given<'a>(arguments: &'a JsonObject, name: &str) -> Option<&'a str> {
+    arguments.get(name).and_then(|v| v.as_str()).filter(|path| !path.is_empty())
+}
+
+/// Whether the call names any of the declared files (then the client's roots are worth asking for).
+pub fn names_any(declared: &[FileArg], arguments: &JsonObject) -> bool {
+    declared.iter().any(|file| given(arguments, file.argument()).is_some())
+}
+
+/// The client's roots as local directories, where it declared any.
+#[allow(deprecated)] // Roots is deprecated by SEP-2577, but it is what today's stdio clients offer.
+pub async fn client_roots(context: &RequestContext<RoleServer>) -> Vec<PathBuf> {
+    let declared = context.client_capabilities().is_some_and(|c| c.roots.is_some());
+    if !declared {
+        return Vec::new();
     }
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = target.with_file_name(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temporary)
-        .and_then(|mut file| file.write_all(contents))
-        .and_then(|()| std::fs::rename(&temporary, target));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+    match context.peer.list_roots().await {
+        Ok(result) => {
+            result.roots.iter().filter_map(|root| root.uri.strip_prefix("file://")).map(PathBuf::from).collect()
+        }
+        Err(e) => {
+            tracing::debug!("roots not available: {e}");
+            Vec::new()
+        }
     }
-    written
+}
+
+/// Reads a path [`FileAccess::readable`] returned, on a blocking thread. The file is opened
+/// without blocking and must still be a regular file once open, so one swapped for a pipe after
+/// the check cannot hang the reader.
+pub async fn read(target: PathBuf) -> std::io::Result<Vec<u8>> {
+    tokio::task::spawn_blocking(move || {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+        let mut file = options.open(&target)?;
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        let mut contents = Vec::new();
+        file.read_to_end(&mut contents)?;
+        Ok(contents)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Writes `contents` to `target` through a temporary file in the same directory, synced before it
+/// is renamed into place, so a reader never sees half a file. Without `overwrite` an existing
+/// file (even a symlink that appeared meanwhile) is an error; with it the target is replaced,
+/// never written through. `private` makes the file readable by its owner only.
+pub fn write(target: &Path, contents: &[u8], overwrite: bool, private: bool) -> std::io::Result<()> {
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    if private {
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+    }
+    let mut file = builder.prefix(".viam-fleet-mcp-").tempfile_in(dir)?;
+    file.write_all(contents)?;
+    file.as_file().sync_all()?;
+    if overwrite {
+        file.persist(target)?;
+    } else {
+        file.persist_noclobber(target)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -152,11 +235,11 @@ mod tests {
         let path = dir.path().join("f.txt");
         let text = path.to_str().unwrap();
         let target = access(dir.path()).writable(text, false, &[]).unwrap();
-        write(&target, b"one", false).unwrap();
+        write(&target, b"one", false, false).unwrap();
         assert!(access(dir.path()).writable(text, false, &[]).unwrap_err().to_string().contains("overwrite"));
-        assert!(write(&target, b"two", false).is_err(), "create_new refuses an existing file");
+        assert!(write(&target, b"two", false, false).is_err(), "an existing file is not replaced");
         let target = access(dir.path()).writable(text, true, &[]).unwrap();
-        write(&target, b"two", true).unwrap();
+        write(&target, b"two", true, false).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left behind");
     }

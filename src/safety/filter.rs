@@ -1,6 +1,7 @@
 //! Which tools a server exposes: `--read-only`, `--no-destructive`, `--toolsets`, `--tools`,
 //! `--exclude-tools`, all derived from each row's risk class and toolset.
-use crate::tools::{Catalogue, Risk, Toolset};
+use crate::call::{Risk, Toolset};
+use clap::ValueEnum;
 
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct ToolFilter {
@@ -22,91 +23,91 @@ pub struct ToolFilter {
     pub exclude_tools: Vec<String>,
 }
 
-const TOOLSETS: [(&str, Toolset); 8] = [
-    ("organizations", Toolset::Organizations),
-    ("locations", Toolset::Locations),
-    ("machines", Toolset::Machines),
-    ("logs", Toolset::Logs),
-    ("fragments", Toolset::Fragments),
-    ("access", Toolset::Access),
-    ("registry", Toolset::Registry),
-    ("keys", Toolset::Keys),
-];
+/// What the filter needs to know of a tool.
+#[derive(Debug, Clone, Copy)]
+pub struct Listed {
+    pub name: &'static str,
+    pub risk: Risk,
+    pub toolset: Toolset,
+}
 
 impl ToolFilter {
-    /// The catalogue indices this filter exposes, in catalogue order. An unknown tool or
-    /// toolset name is an error with a did-you-mean.
-    pub fn select(&self, catalogue: &Catalogue) -> Result<Vec<usize>, String> {
-        let names: Vec<&str> = catalogue.rows.iter().map(|r| r.name).collect();
+    /// The indices into `tools` this filter exposes, in order. An unknown tool or toolset name
+    /// is an error with a did-you-mean.
+    pub fn select(&self, tools: &[Listed]) -> Result<Vec<usize>, String> {
+        let names: Vec<&str> = tools.iter().map(|t| t.name).collect();
         for name in self.tools.iter().chain(&self.exclude_tools) {
             if !names.contains(&name.as_str()) {
                 return Err(unknown("tool", name, &names));
             }
         }
         let mut toolsets = Vec::new();
-        let toolset_names: Vec<&str> = TOOLSETS.iter().map(|(n, _)| *n).chain(["all"]).collect();
         for name in &self.toolsets {
-            match TOOLSETS.iter().find(|(n, _)| n == name) {
-                Some((_, toolset)) => toolsets.push(*toolset),
-                None if name == "all" => toolsets.extend(TOOLSETS.iter().map(|(_, t)| *t)),
-                None => return Err(unknown("toolset", name, &toolset_names)),
+            match Toolset::from_str(name, false) {
+                Ok(toolset) => toolsets.push(toolset),
+                Err(_) if name == "all" => toolsets.extend(Toolset::value_variants()),
+                Err(_) => {
+                    let known: Vec<String> = Toolset::value_variants()
+                        .iter()
+                        .filter_map(|t| t.to_possible_value().map(|v| v.get_name().to_string()))
+                        .chain(["all".to_string()])
+                        .collect();
+                    return Err(unknown("toolset", name, &known.iter().map(String::as_str).collect::<Vec<_>>()));
+                }
             }
         }
         let allow_all = self.toolsets.is_empty() && self.tools.is_empty();
-        Ok(catalogue
-            .rows
+        Ok(tools
             .iter()
             .enumerate()
-            .filter(|(_, row)| allow_all || toolsets.contains(&row.toolset) || self.tools.iter().any(|t| t == row.name))
-            .filter(|(_, row)| !self.exclude_tools.iter().any(|t| t == row.name))
-            .filter(|(_, row)| !self.read_only || row.risk == Risk::Read)
-            .filter(|(_, row)| !self.no_destructive || row.risk != Risk::Destructive)
+            .filter(|(_, tool)| {
+                allow_all || toolsets.contains(&tool.toolset) || self.tools.iter().any(|t| t == tool.name)
+            })
+            .filter(|(_, tool)| !self.exclude_tools.iter().any(|t| t == tool.name))
+            .filter(|(_, tool)| !self.read_only || tool.risk == Risk::Read)
+            .filter(|(_, tool)| !self.no_destructive || tool.risk != Risk::Destructive)
             .map(|(i, _)| i)
             .collect())
     }
 }
 
 fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
-    let closest =
-        known.iter().min_by_key(|k| edit_distance(name, k)).filter(|k| edit_distance(name, k) <= name.len() / 2 + 1);
+    let distance = |k: &&&str| strsim::levenshtein(name, k);
+    let closest = known.iter().min_by_key(distance).filter(|k| distance(k) <= name.len() / 2 + 1);
     match closest {
         Some(k) => format!("unknown {kind} {name:?}; did you mean {k:?}?"),
         None => format!("unknown {kind} {name:?}; known: {}", known.join(", ")),
     }
 }
 
-/// Levenshtein distance, for did-you-mean suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::catalogue;
+
+    fn tool(name: &'static str, risk: Risk, toolset: Toolset) -> Listed {
+        Listed { name, risk, toolset }
+    }
+
+    fn tools() -> Vec<Listed> {
+        vec![
+            tool("list_robots", Risk::Read, Toolset::Machines),
+            tool("new_robot", Risk::Additive, Toolset::Machines),
+            tool("delete_robot", Risk::Destructive, Toolset::Machines),
+            tool("list_keys", Risk::Read, Toolset::Keys),
+            tool("rotate_key", Risk::Destructive, Toolset::Keys),
+        ]
+    }
 
     fn names(filter: ToolFilter) -> Vec<&'static str> {
-        filter.select(catalogue()).unwrap().into_iter().map(|i| catalogue().rows[i].name).collect()
+        let tools = tools();
+        filter.select(&tools).unwrap().into_iter().map(|i| tools[i].name).collect()
     }
 
     #[test]
     fn read_only_wins_over_allow_lists() {
         let exposed = names(ToolFilter { read_only: true, tools: vec!["delete_robot".into()], ..Default::default() });
         assert!(exposed.is_empty());
-        let reads = names(ToolFilter { read_only: true, ..Default::default() });
-        assert!(reads.iter().all(|n| catalogue().get(n).unwrap().risk == Risk::Read));
-        assert!(reads.contains(&"list_robots"));
+        assert_eq!(names(ToolFilter { read_only: true, ..Default::default() }), ["list_robots", "list_keys"]);
     }
 
     #[test]
@@ -117,22 +118,17 @@ mod tests {
             exclude_tools: vec!["rotate_key".into(), "list_robots".into()],
             ..Default::default()
         };
-        let exposed = names(filter);
-        assert!(
-            exposed.contains(&"list_keys") && !exposed.contains(&"rotate_key") && !exposed.contains(&"list_robots")
-        );
-        assert_eq!(names(ToolFilter { toolsets: vec!["all".into()], ..Default::default() }).len(), 70);
+        assert_eq!(names(filter), ["list_keys"]);
+        assert_eq!(names(ToolFilter { toolsets: vec!["all".into()], ..Default::default() }).len(), 5);
         let safe = names(ToolFilter { no_destructive: true, ..Default::default() });
-        assert!(!safe.contains(&"delete_robot") && safe.contains(&"new_robot"));
+        assert_eq!(safe, ["list_robots", "new_robot", "list_keys"]);
     }
 
     #[test]
     fn unknown_names_get_a_suggestion() {
-        let err =
-            ToolFilter { tools: vec!["list_robot".into()], ..Default::default() }.select(catalogue()).unwrap_err();
+        let err = ToolFilter { tools: vec!["list_robot".into()], ..Default::default() }.select(&tools()).unwrap_err();
         assert!(err.contains("did you mean \"list_robots\""), "{err}");
-        let err =
-            ToolFilter { toolsets: vec!["machine".into()], ..Default::default() }.select(catalogue()).unwrap_err();
+        let err = ToolFilter { toolsets: vec!["machine".into()], ..Default::default() }.select(&tools()).unwrap_err();
         assert!(err.contains("did you mean \"machines\""), "{err}");
     }
 }

@@ -1,6 +1,7 @@
-//! The safety layer. Every rule here is derived from the risk class a tool row declares: which
-//! tools are exposed, who must confirm, what is redacted, what is audited, which files and which
-//! parts of the fleet a call may touch.
+//! The pipeline's stages. Every rule here is derived from what a tool row declares (its risk
+//! class and its policy): which tools are exposed, who must confirm, what is redacted, what is
+//! audited, which files and which parts of the fleet a call may touch. These modules depend on
+//! the neutral core (`call`, `lookup`), never on the catalogue.
 pub mod audit;
 pub mod confirm;
 pub mod files;
@@ -25,6 +26,8 @@ pub enum ConfirmMode {
 #[derive(Default)]
 pub struct Policy {
     pub confirm: ConfirmMode,
+    /// The sealing key and redeemed states of MRTR confirmations.
+    pub confirmations: confirm::Confirmations,
     /// Return secrets in read results instead of redacting them.
     pub show_secrets: bool,
     /// Tools that hand out a secret write it to a new file here and return the path.
@@ -32,4 +35,6 @@ pub struct Policy {
     pub audit: Option<audit::AuditLog>,
     pub files: files::FileAccess,
     pub scope: scope::Scope,
+    /// Log each call's arguments and result, redacted.
+    pub log_payloads: bool,
 }

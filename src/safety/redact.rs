@@ -4,35 +4,26 @@
 //! field path (`RobotPart.secrets[].secret`), never by guessing from a field name: a `secret`
 //! field of some other message is left alone. Inside configs (`Struct`s and the `*_config_json`
 //! texts), which have no types, values are redacted by key name.
+use crate::call::{HandsOut, SecretOwner as Owner};
 use crate::error::ToolError;
-use crate::tools::catalogue;
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
-/// Whose secret a field holds, which decides how the redaction marker says to get it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    Part,
-    Location,
-    ApiKey,
-}
-
-impl Owner {
-    fn marker(self) -> &'static str {
-        match self {
-            Owner::Part => {
-                "<redacted: a machine part secret; create_robot_part_secret issues a new one, or \
-                 restart the server with --show-secrets to see it>"
-            }
-            Owner::Location => {
-                "<redacted: a location secret; location_auth returns the location's secrets, or \
-                 restart the server with --show-secrets to see it>"
-            }
-            Owner::ApiKey => {
-                "<redacted: an API key; rotate_key issues a new key for this id, or restart the \
-                 server with --show-secrets to see it>"
-            }
+/// What replaces a secret: it says how to get a secret of that kind without this one leaking.
+fn marker(owner: Owner) -> &'static str {
+    match owner {
+        Owner::Part => {
+            "<redacted: a machine part secret; create_robot_part_secret issues a new one (and shows only \
+             that one), or restart the server with --show-secrets to see it>"
+        }
+        Owner::Location => {
+            "<redacted: a location secret; create_location_secret issues a new one (and shows only that \
+             one), or restart the server with --show-secrets to see it>"
+        }
+        Owner::ApiKey => {
+            "<redacted: an API key; rotate_key issues a new key for this id, or restart the server with \
+             --show-secrets to see it>"
         }
     }
 }
@@ -87,37 +78,43 @@ const SECRET_NAMES: [&str; 4] = ["auth", "basicauth", "authorization", "pwd"];
 const NOT_SECRET_LAST_WORDS: [&str; 13] =
     ["id", "ids", "name", "names", "type", "url", "uri", "endpoint", "path", "file", "expiry", "expiration", "ttl"];
 
-/// The tools whose purpose is to hand out a secret, and whose secret that is.
-fn handed_out(tool: &str) -> Option<Owner> {
-    match tool {
-        "location_auth" | "create_location_secret" => Some(Owner::Location),
-        "create_robot_part_secret" => Some(Owner::Part),
-        "create_key" | "rotate_key" | "create_key_from_existing_key_authorizations" => Some(Owner::ApiKey),
-        _ => None,
-    }
-}
-
-/// Tools whose purpose is to hand out a secret: that secret is returned (or, with
-/// `--secrets-dir`, stored), not redacted.
-pub fn hands_out_secret(tool: &str) -> bool {
-    handed_out(tool).is_some()
-}
-
-/// Replaces incidental secrets in a tool's result with a marker that says how to get them. The
-/// secret a tool hands out stays; config secrets are redacted in every result.
-pub fn redact_result(tool: &str, value: &mut Value) {
-    let Some(response) = response_message(tool) else { return };
-    let kept = handed_out(tool);
-    each_message(value, &response, &mut |message, object| {
-        for (_, path, owner) in secret_fields(message).filter(|(_, _, owner)| Some(*owner) != kept) {
+/// Replaces incidental secrets in a result of message type `response` with a marker that says
+/// how to get them. The secret a tool hands out stays: all of its owner's, or with
+/// [`HandsOut::Created`] only the newest one; config secrets are redacted in every result.
+pub fn redact_result(response: &MessageDescriptor, hands_out: Option<HandsOut>, value: &mut Value) {
+    each_message(value, response, &mut |message, object| {
+        for (_, path, owner) in secret_fields(message) {
+            let keep_all = hands_out == Some(HandsOut::All(owner));
+            let keep_newest = hands_out == Some(HandsOut::Created(owner));
+            if keep_all {
+                continue;
+            }
+            let newest = if keep_newest { newest_element(object, path) } else { None };
+            let mut index = 0;
             at_path(object, path, &mut |holder, field| {
-                if holder.get(field).is_some_and(|v| !is_empty(v)) {
-                    holder.insert(field.to_string(), json!(owner.marker()));
+                let kept = newest == Some(index) && path.contains("[]");
+                index += 1;
+                if !kept && holder.get(field).is_some_and(|v| !is_empty(v)) {
+                    holder.insert(field.to_string(), json!(marker(owner)));
                 }
             });
         }
         redact_configs(message, object);
     });
+}
+
+/// For a path through a repeated field (`secrets[].secret`), the index of the element created
+/// last: the latest `created_on`, the last one listed on a tie.
+fn newest_element(object: &mut Map<String, Value>, path: &str) -> Option<usize> {
+    let (list, _) = path.split_once("[].")?;
+    let items = object.get(list)?.as_array()?;
+    let created = |item: &Value| {
+        item.get("created_on")
+            .and_then(Value::as_str)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_nanos_opt().unwrap_or_default())
+    };
+    (0..items.len()).max_by_key(|&i| (created(&items[i]), i))
 }
 
 /// The arguments as the audit log records them, secrets redacted: configs by key name, a module
@@ -142,9 +139,14 @@ pub fn hide_own_key(value: &mut Value, key: &str) {
     }
 }
 
-/// With `--secrets-dir`: moves the secret of a secret-issuing tool's result into a new 0600 file
-/// in `dir` and puts the file's path in its place.
-pub fn store_secret(dir: &Path, tool: &str, mut value: Value) -> Result<Value, ToolError> {
+/// With `--secrets-dir`: moves the secret a tool handed out (whatever [`redact_result`] left
+/// unredacted) into a new 0600 file in `dir` and puts the file's path in its place.
+pub fn store_secret(
+    dir: &Path,
+    tool: &str,
+    response: &MessageDescriptor,
+    mut value: Value,
+) -> Result<Value, ToolError> {
     if !dir.is_dir() {
         return Err(ToolError::local(format!(
             "--secrets-dir {} is not an existing directory, so the secret was not handed out. {tool} \
@@ -153,23 +155,23 @@ pub fn store_secret(dir: &Path, tool: &str, mut value: Value) -> Result<Value, T
             dir.display()
         )));
     }
-    let Some(response) = response_message(tool) else { return Ok(value) };
     let name = format!(
         "{tool}-{}-{:06x}.json",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
         rand::random::<u32>() & 0xff_ffff
     );
     let path = dir.join(name);
-    let marker = json!(format!("<stored in {}>", path.display()));
+    let stored = json!(format!("<stored in {}>", path.display()));
     let mut secrets = Vec::new();
-    each_message(&mut value, &response, &mut |message, object| {
-        for (type_name, path, _) in secret_fields(message) {
+    each_message(&mut value, response, &mut |message, object| {
+        for (type_name, path, owner) in secret_fields(message) {
             at_path(object, path, &mut |holder, field| {
-                let Some(secret) = holder.get(field).filter(|v| !is_empty(v)).cloned() else { return };
+                let handed_out = |v: &&Value| !is_empty(v) && v.as_str() != Some(marker(owner));
+                let Some(secret) = holder.get(field).filter(handed_out).cloned() else { return };
                 // The id says which secret this is: a shared secret's or key's own id, else the owner's.
                 let id = holder.get("id").or_else(|| holder.get("location_id")).cloned().unwrap_or(Value::Null);
                 secrets.push(json!({"message": type_name, "field": path, "id": id, "secret": secret}));
-                holder.insert(field.to_string(), marker.clone());
+                holder.insert(field.to_string(), stored.clone());
             });
         }
     });
@@ -178,28 +180,11 @@ pub fn store_secret(dir: &Path, tool: &str, mut value: Value) -> Result<Value, T
     }
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let contents = json!({"tool": tool, "created": created, "secrets": secrets});
-    write_new_private(&path, &contents)
+    let text = serde_json::to_vec_pretty(&contents).unwrap_or_default();
+    super::files::write(&path, &text, false, true)
         .map_err(|e| ToolError::local(format!("cannot write the secret to {}: {e}", path.display())))?;
     value["secret_file"] = json!(path.display().to_string());
     Ok(value)
-}
-
-/// Creates `path` (never overwriting), readable by its owner only, and syncs it to disk.
-fn write_new_private(path: &Path, contents: &Value) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(&serde_json::to_vec_pretty(contents)?)?;
-    file.sync_all()
-}
-
-/// The message a tool's result carries, as its table row declares it; the custom handlers' extra
-/// fields are plain values with no secrets.
-fn response_message(tool: &str) -> Option<MessageDescriptor> {
-    catalogue().get(tool).map(|row| row.op.response.clone())
 }
 
 fn secret_fields(message: &MessageDescriptor) -> impl Iterator<Item = (&'static str, &'static str, Owner)> + '_ {
@@ -365,6 +350,10 @@ fn is_empty(value: &Value) -> bool {
 mod tests {
     use super::*;
 
+    fn response(name: &str) -> MessageDescriptor {
+        crate::proto_json::descriptor(&format!("viam.app.v1.{name}"))
+    }
+
     fn part() -> Value {
         json!({
             "id": "p1", "name": "main", "secret": "legacy-part-secret",
@@ -428,10 +417,10 @@ mod tests {
     #[test]
     fn part_secrets_and_config_keys_are_redacted_by_path() {
         let mut result = json!({"part": part(), "config_json": "{\"password\":\"hunter2\",\"a\":1}"});
-        redact_result("get_robot_part", &mut result);
+        redact_result(&response("GetRobotPartResponse"), None, &mut result);
         let part = &result["part"];
-        assert_eq!(part["secret"], json!(Owner::Part.marker()));
-        assert_eq!(part["secrets"][0]["secret"], json!(Owner::Part.marker()));
+        assert_eq!(part["secret"], json!(marker(Owner::Part)));
+        assert_eq!(part["secrets"][0]["secret"], json!(marker(Owner::Part)));
         assert_eq!(part["secrets"][0]["id"], json!("s1"));
         let camera = &part["robot_config"]["components"][0]["attributes"];
         assert_eq!(camera["password"], json!(CONFIG_MARKER));
@@ -458,35 +447,43 @@ mod tests {
     #[test]
     fn history_entries_locations_and_key_listings() {
         let mut history = json!({"history": [{"part": "p1", "old": part()}]});
-        redact_result("get_robot_part_history", &mut history);
-        assert_eq!(history["history"][0]["old"]["secrets"][0]["secret"], json!(Owner::Part.marker()));
+        redact_result(&response("GetRobotPartHistoryResponse"), None, &mut history);
+        assert_eq!(history["history"][0]["old"]["secrets"][0]["secret"], json!(marker(Owner::Part)));
         assert!(!history.to_string().contains("hunter2"));
 
         let auth = json!({"secret": "loc-legacy", "location_id": "l1", "secrets": [{"id": "s", "secret": "loc-1"}]});
         let mut locations = json!({"locations": [{"id": "l1", "name": "Lab", "auth": auth.clone()}]});
-        redact_result("list_locations", &mut locations);
-        assert_eq!(locations["locations"][0]["auth"]["secret"], json!(Owner::Location.marker()));
-        assert_eq!(locations["locations"][0]["auth"]["secrets"][0]["secret"], json!(Owner::Location.marker()));
+        redact_result(&response("ListLocationsResponse"), None, &mut locations);
+        assert_eq!(locations["locations"][0]["auth"]["secret"], json!(marker(Owner::Location)));
+        assert_eq!(locations["locations"][0]["auth"]["secrets"][0]["secret"], json!(marker(Owner::Location)));
         assert_eq!(locations["locations"][0]["name"], json!("Lab"));
 
         let mut keys =
             json!({"api_keys": [{"api_key": {"id": "k1", "key": "s3cr3t", "name": "ci"}, "authorizations": []}]});
-        redact_result("list_keys", &mut keys);
-        assert_eq!(keys["api_keys"][0]["api_key"], json!({"id": "k1", "key": Owner::ApiKey.marker(), "name": "ci"}));
+        redact_result(&response("ListKeysResponse"), None, &mut keys);
+        assert_eq!(keys["api_keys"][0]["api_key"], json!({"id": "k1", "key": marker(Owner::ApiKey), "name": "ci"}));
     }
 
     #[test]
     fn tools_that_hand_out_a_secret_keep_it_but_not_config_secrets() {
         let auth = json!({"auth": {"secret": "loc-legacy", "secrets": [{"id": "s", "secret": "loc-1"}]}});
         let mut handed = auth.clone();
-        redact_result("location_auth", &mut handed);
+        redact_result(&response("LocationAuthResponse"), Some(HandsOut::All(Owner::Location)), &mut handed);
         assert_eq!(handed, auth);
         let mut created = json!({"part": part()});
-        redact_result("create_robot_part_secret", &mut created);
+        redact_result(&response("CreateRobotPartSecretResponse"), Some(HandsOut::Created(Owner::Part)), &mut created);
         assert_eq!(created["part"]["secrets"][0]["secret"], json!("part-secret-1"));
         assert!(!created.to_string().contains("hunter2"));
+        // Only the secret the call created is handed out; the part's older ones stay hidden.
+        let mut two = json!({"part": {"secret": "legacy", "secrets": [
+            {"id": "new", "secret": "fresh", "created_on": "2026-01-02T00:00:00.5Z"},
+            {"id": "old", "secret": "stale", "created_on": "2026-01-02T00:00:00Z"}]}});
+        redact_result(&response("CreateRobotPartSecretResponse"), Some(HandsOut::Created(Owner::Part)), &mut two);
+        assert_eq!(two["part"]["secrets"][0]["secret"], json!("fresh"));
+        assert_eq!(two["part"]["secrets"][1]["secret"], json!(marker(Owner::Part)));
+        assert_eq!(two["part"]["secret"], json!(marker(Owner::Part)));
         let mut key = json!({"id": "k1", "key": "new-key"});
-        redact_result("rotate_key", &mut key);
+        redact_result(&response("RotateKeyResponse"), Some(HandsOut::All(Owner::ApiKey)), &mut key);
         assert_eq!(key["key"], json!("new-key"));
     }
 
@@ -494,11 +491,11 @@ mod tests {
     fn a_field_named_secret_elsewhere_is_not_touched() {
         // DeleteLocationSecret answers with nothing, so its result echoes the arguments.
         let mut echo = json!({"location_id": "l1", "secret_id": "s1", "status": "ok"});
-        redact_result("delete_location_secret", &mut echo);
+        redact_result(&response("DeleteLocationSecretResponse"), None, &mut echo);
         assert_eq!(echo, json!({"location_id": "l1", "secret_id": "s1", "status": "ok"}));
         let mut org = json!({"organization": {"id": "o", "name": "secret-project",
             "default_fragments": {"fragments": [{"fragment_id": "f", "fragment_variables": {"token": "x", "n": 1}}]}}});
-        redact_result("get_organization", &mut org);
+        redact_result(&response("GetOrganizationResponse"), None, &mut org);
         assert_eq!(org["organization"]["name"], json!("secret-project"));
         assert_eq!(
             org["organization"]["default_fragments"]["fragments"][0]["fragment_variables"],
@@ -541,7 +538,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let result = json!({"auth": {"secret": "loc-legacy", "location_id": "l1",
             "secrets": [{"id": "s1", "secret": "loc-1"}]}});
-        let stored = store_secret(dir.path(), "location_auth", result).unwrap();
+        let stored = store_secret(dir.path(), "location_auth", &response("LocationAuthResponse"), result).unwrap();
         let file = stored["secret_file"].as_str().unwrap();
         assert!(!stored.to_string().contains("loc-1") && !stored.to_string().contains("loc-legacy"));
         let name = Path::new(file).file_name().unwrap().to_str().unwrap();
@@ -558,7 +555,12 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        let missing = store_secret(&dir.path().join("nope"), "create_key", json!({"id": "k", "key": "v"}));
+        let missing = store_secret(
+            &dir.path().join("nope"),
+            "create_key",
+            &response("CreateKeyResponse"),
+            json!({"id": "k", "key": "v"}),
+        );
         assert!(matches!(missing, Err(ToolError::Local { message }) if message.contains("--secrets-dir")));
     }
 }

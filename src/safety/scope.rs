@@ -1,6 +1,6 @@
 //! Scope pinning: `--org` / `--location` confine every call that changes something.
 //!
-//! Every non-read tool has a rule in [`rule`] naming its targets from its (already validated)
+//! Every non-read tool's row declares its targets ([`ScopeArg`]s) in its (already validated)
 //! arguments. Each target is resolved through read calls to the location and organization it
 //! lives in, and the call is refused unless every target is inside the scope. The dispatch runs
 //! this before the confirm gate and the RPC, so a refused call sends nothing that changes state;
@@ -25,11 +25,9 @@
 //!   they need that organization in `--org`.
 //! - API keys (delete, rotate, copy): the key's organization is the one whose ListKeys holds it;
 //!   its targets are the resources its authorizations name.
-use crate::connection::Retry;
+use crate::call::{App, ScopeArg as Arg};
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
-use crate::tools::App;
-use crate::tools::args::Id;
 use rmcp::model::JsonObject;
 use serde_json::Value;
 
@@ -44,16 +42,17 @@ impl Scope {
         self.orgs.is_empty() && self.locations.is_empty()
     }
 
-    /// Refuses a call whose target resolves (through read calls) outside the pinned scope.
-    pub async fn check(&self, app: &App, tool: &str, arguments: &JsonObject) -> Result<(), ToolError> {
-        let Some(rule) = rule(tool) else {
+    /// Refuses a call whose targets, as its row declares them in `rule`, resolve (through read
+    /// calls) outside the pinned scope. A tool that declares none is refused.
+    pub async fn check(&self, app: &App, tool: &str, rule: &[Arg], arguments: &JsonObject) -> Result<(), ToolError> {
+        if rule.is_empty() {
             return Err(ToolError::OutOfScope {
                 message: format!(
                     "{tool} has no scope rule, so it is refused while a scope is pinned ({})",
                     self.describe()
                 ),
             });
-        };
+        }
         for claim in claims(rule, arguments, |given| app.location_or_default(given))? {
             for resolved in resolve(app, claim).await? {
                 if !self.contains(&resolved) {
@@ -119,84 +118,6 @@ struct Claim {
     org: Option<String>,
 }
 
-/// How a rule finds one kind of target in the arguments (argument names as in the schema;
-/// `a.b` is field `b` of object argument `a`).
-#[derive(Debug)]
-enum Arg {
-    NewOrganization,
-    Org(&'static str),
-    Location(&'static str),
-    /// A location only when the argument is given and not empty (a new parent).
-    MaybeLocation(&'static str),
-    /// `location_id`, or the configured default location.
-    DefaultLocation,
-    /// `org_id` and `parent_location_id` of create_location: the parent if given, else the org.
-    NewLocation,
-    Robot(&'static str),
-    Part(&'static str),
-    Fragment(&'static str),
-    RegistryItem(&'static str),
-    Module(&'static str),
-    Key(&'static str),
-    /// `<prefix>resource_type` / `<prefix>resource_id` of a role in organization `org`.
-    Role {
-        org: &'static str,
-        prefix: &'static str,
-    },
-    /// The resources of the authorizations in lists `lists`, in organization `org`; the
-    /// organization itself when there are none.
-    Authorizations {
-        org: &'static str,
-        lists: &'static [&'static str],
-    },
-}
-
-/// The targets of each non-read tool. A tool without a rule is refused under any scope; a unit
-/// test checks that every non-read tool of the catalogue has one.
-fn rule(tool: &str) -> Option<&'static [Arg]> {
-    use Arg::*;
-    Some(match tool {
-        "create_organization" => &[NewOrganization],
-        "update_organization"
-        | "delete_organization"
-        | "delete_organization_member"
-        | "delete_organization_invite"
-        | "resend_organization_invite"
-        | "create_fragment"
-        | "create_module" => &[Org("org_id")],
-        "create_registry_item" => &[Org("organization_id")],
-        "create_organization_invite" => &[Authorizations { org: "org_id", lists: &["authorizations"] }],
-        "update_organization_invite_authorizations" => {
-            &[Authorizations { org: "org_id", lists: &["add_authorizations", "remove_authorizations"] }]
-        }
-        "create_key" => &[Authorizations { org: "org_id", lists: &["authorizations"] }],
-        "create_location" => &[NewLocation],
-        "update_location" => &[Location("location_id"), MaybeLocation("parent_location_id")],
-        "delete_location" => &[Location("location_id")],
-        "share_location" | "unshare_location" => &[Location("location_id"), Org("organization_id")],
-        "create_location_secret" | "delete_location_secret" | "new_robot" => &[DefaultLocation],
-        "update_robot_part"
-        | "delete_robot_part"
-        | "mark_part_as_main"
-        | "mark_part_for_restart"
-        | "create_robot_part_secret"
-        | "delete_robot_part_secret" => &[Part("robot_part_id")],
-        "new_robot_part" | "delete_robot" => &[Robot("robot_id")],
-        // Moving a machine: both where it is and where it goes must be inside.
-        "update_robot" => &[Robot("robot_id"), DefaultLocation],
-        "update_fragment" | "delete_fragment" => &[Fragment("fragment_id")],
-        "add_role" | "remove_role" => &[Role { org: "org_id", prefix: "" }],
-        "change_role" => {
-            &[Role { org: "organization_id", prefix: "old_" }, Role { org: "organization_id", prefix: "new_" }]
-        }
-        "update_registry_item" | "delete_registry_item" => &[RegistryItem("item_id")],
-        "update_module" => &[Module("module_id")],
-        "upload_module_file" => &[Module("module_file_info.module_id")],
-        "delete_key" | "rotate_key" | "create_key_from_existing_key_authorizations" => &[Key("id")],
-        _ => return None,
-    })
-}
-
 /// A non-empty string argument at `path`.
 fn text<'a>(arguments: &'a JsonObject, path: &str) -> Option<&'a str> {
     let mut parts = path.split('.');
@@ -231,7 +152,7 @@ fn resource(resource_type: &str, resource_id: &str) -> Result<Target, ToolError>
 fn claims(
     rule: &[Arg],
     arguments: &JsonObject,
-    location_or_default: impl Fn(Option<Id>) -> Result<String, ToolError>,
+    location_or_default: impl Fn(Option<&str>) -> Result<String, ToolError>,
 ) -> Result<Vec<Claim>, ToolError> {
     let plain = |target| Claim { target, org: None };
     let mut out = Vec::new();
@@ -244,8 +165,7 @@ fn claims(
                 out.extend(text(arguments, name).map(|id| plain(Target::Location(id.into()))));
             }
             Arg::DefaultLocation => {
-                let given = text(arguments, "location_id").map(|id| Id(id.into()));
-                out.push(plain(Target::Location(location_or_default(given)?)));
+                out.push(plain(Target::Location(location_or_default(text(arguments, "location_id"))?)));
             }
             Arg::NewLocation => {
                 let org = required(arguments, "org_id")?;
@@ -260,12 +180,12 @@ fn claims(
             Arg::RegistryItem(name) => out.push(plain(Target::RegistryItem(required(arguments, name)?))),
             Arg::Module(name) => out.push(plain(Target::Module(required(arguments, name)?))),
             Arg::Key(name) => out.push(plain(Target::Key(required(arguments, name)?))),
-            Arg::Role { org, prefix } => {
+            &Arg::Role { org, prefix } => {
                 let kind = required(arguments, &format!("{prefix}resource_type"))?;
                 let id = required(arguments, &format!("{prefix}resource_id"))?;
                 out.push(Claim { target: resource(&kind, &id)?, org: Some(required(arguments, org)?) });
             }
-            Arg::Authorizations { org, lists } => {
+            &Arg::Authorizations { org, lists } => {
                 let org = required(arguments, org)?;
                 let items: Vec<&Value> =
                     lists.iter().filter_map(|list| arguments.get(*list)?.as_array()).flatten().collect();
@@ -343,23 +263,23 @@ async fn resolve_one(app: &App, claim: Claim) -> Result<Resolved, ToolError> {
             in_location(app, format!("robot {id:?}"), location).await?
         }
         Target::Part(id) => {
-            let part = read(app, app::GetRobotPartRequest { id: id.clone() }).await?.part.unwrap_or_default();
+            let part = app.read(app::GetRobotPartRequest { id: id.clone() }).await?.part.unwrap_or_default();
             let location = robot_location(app, &part.robot).await?;
             in_location(app, format!("part {id:?} of robot {:?}", part.robot), location).await?
         }
         Target::Fragment(id) => {
             let request = app::GetFragmentRequest { id: id.clone(), ..Default::default() };
-            let fragment = read(app, request).await?.fragment.unwrap_or_default();
+            let fragment = app.read(request).await?.fragment.unwrap_or_default();
             org_level(format!("fragment {id:?}"), fragment.organization_owner)
         }
         Target::RegistryItem(id) => {
             let request = app::GetRegistryItemRequest { item_id: id.clone(), include_markdown_documentation: None };
-            let item = read(app, request).await?.item.unwrap_or_default();
+            let item = app.read(request).await?.item.unwrap_or_default();
             org_level(format!("registry item {id:?}"), item.organization_id)
         }
         Target::Module(id) => {
             let request = app::GetModuleRequest { module_id: id.clone(), include_markdown_documentation: None };
-            let module = read(app, request).await?.module.unwrap_or_default();
+            let module = app.read(request).await?.module.unwrap_or_default();
             org_level(format!("module {id:?}"), module.organization_id)
         }
         Target::Key(id) => return Err(ToolError::local(format!("API key {id:?} was not expanded"))),
@@ -376,19 +296,15 @@ async fn resolve_one(app: &App, claim: Claim) -> Result<Resolved, ToolError> {
     }
 }
 
-async fn read<R: crate::proto::Rpc>(app: &App, request: R) -> Result<R::Response, ToolError> {
-    app.conn.unary(request, Retry::OnUnavailable).await
-}
-
 async fn robot_location(app: &App, robot_id: &str) -> Result<String, ToolError> {
-    let robot = read(app, app::GetRobotRequest { id: robot_id.into() }).await?.robot.unwrap_or_default();
+    let robot = app.read(app::GetRobotRequest { id: robot_id.into() }).await?.robot.unwrap_or_default();
     Ok(robot.location)
 }
 
 /// A target in `location_id`, with that location's primary organization.
 async fn in_location(app: &App, what: String, location_id: String) -> Result<Resolved, ToolError> {
     let location =
-        read(app, app::GetLocationRequest { location_id: location_id.clone() }).await?.location.unwrap_or_default();
+        app.read(app::GetLocationRequest { location_id: location_id.clone() }).await?.location.unwrap_or_default();
     let org = location.primary_org_identity.map(|o| o.id).filter(|id| !id.is_empty()).or_else(|| {
         let primary = location.organizations.iter().find(|o| o.primary).or(location.organizations.first());
         primary.map(|o| o.organization_id.clone())
@@ -398,7 +314,7 @@ async fn in_location(app: &App, what: String, location_id: String) -> Result<Res
 
 /// The organization whose ListKeys holds API key `id`, and the key's authorizations.
 async fn find_key(app: &App, id: &str) -> Result<(String, Vec<app::AuthorizationDetails>), ToolError> {
-    match crate::tools::find_api_key(app, id).await? {
+    match crate::lookup::find_api_key(app, id).await? {
         Some((organization_id, found)) => Ok((organization_id, found.authorizations)),
         None => Err(ToolError::OutOfScope {
             message: format!(
@@ -412,57 +328,12 @@ async fn find_key(app: &App, id: &str) -> Result<(String, Vec<app::Authorization
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::{Risk, catalogue};
     use serde_json::json;
 
     fn scope(orgs: &[&str], locations: &[&str]) -> Scope {
         Scope {
             orgs: orgs.iter().map(|s| s.to_string()).collect(),
             locations: locations.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    /// Every argument a rule reads, by its top-level name.
-    fn argument_names(rule: &[Arg]) -> Vec<String> {
-        let mut names = Vec::new();
-        for arg in rule {
-            match arg {
-                Arg::NewOrganization => {}
-                Arg::DefaultLocation => names.push("location_id".into()),
-                Arg::NewLocation => names.extend(["org_id".into(), "parent_location_id".into()]),
-                Arg::Org(n)
-                | Arg::Location(n)
-                | Arg::MaybeLocation(n)
-                | Arg::Robot(n)
-                | Arg::Part(n)
-                | Arg::Fragment(n)
-                | Arg::RegistryItem(n)
-                | Arg::Module(n)
-                | Arg::Key(n) => names.push(n.split('.').next().unwrap_or_default().into()),
-                Arg::Role { org, prefix } => {
-                    names.extend([org.to_string(), format!("{prefix}resource_type"), format!("{prefix}resource_id")])
-                }
-                Arg::Authorizations { org, lists } => {
-                    names.push(org.to_string());
-                    names.extend(lists.iter().map(|l| l.to_string()));
-                }
-            }
-        }
-        names
-    }
-
-    #[test]
-    fn every_non_read_tool_has_a_rule_over_its_own_arguments() {
-        for (row, tool) in catalogue().rows.iter().zip(&catalogue().tools) {
-            let Some(rule) = rule(row.name) else {
-                assert_eq!(row.risk, Risk::Read, "{} changes something but has no scope rule", row.name);
-                continue;
-            };
-            assert_ne!(row.risk, Risk::Read, "{} is a read but has a scope rule", row.name);
-            let properties = tool.input_schema.get("properties").and_then(Value::as_object).unwrap();
-            for name in argument_names(rule) {
-                assert!(properties.contains_key(&name), "{}: the rule reads {name:?}, not in its schema", row.name);
-            }
         }
     }
 
@@ -500,25 +371,28 @@ mod tests {
 
     #[test]
     fn claims_follow_the_arguments() {
-        let default = |given: Option<Id>| Ok(given.map_or("Ldef".into(), String::from));
-        let claims_of = |tool, v: Value| claims(rule(tool).unwrap(), v.as_object().unwrap(), default).unwrap();
+        let default = |given: Option<&str>| Ok(given.map_or("Ldef".into(), String::from));
+        let claims_of = |rule: &[Arg], v: Value| claims(rule, v.as_object().unwrap(), default).unwrap();
         let plain = |target| Claim { target, org: None };
+        let authorizations = [Arg::Authorizations { org: "org_id", lists: &["authorizations"] }];
         assert_eq!(
-            claims_of("update_robot", json!({"robot_id": "r", "name": "n"})),
+            claims_of(&[Arg::Robot("robot_id"), Arg::DefaultLocation], json!({"robot_id": "r", "name": "n"})),
             [plain(Target::Robot("r".into())), plain(Target::Location("Ldef".into()))]
         );
         assert_eq!(
-            claims_of("create_location", json!({"org_id": "O", "name": "n", "parent_location_id": "P"})),
+            claims_of(&[Arg::NewLocation], json!({"org_id": "O", "name": "n", "parent_location_id": "P"})),
             [Claim { target: Target::Location("P".into()), org: Some("O".into()) }]
         );
         assert_eq!(
-            claims_of("create_key", json!({"org_id": "O", "authorizations": []})),
+            claims_of(&authorizations, json!({"org_id": "O", "authorizations": []})),
             [plain(Target::Org("O".into()))]
         );
         let upload = json!({"module_file_info": {"module_id": "ns:m", "version": "1", "platform": "p"}});
-        assert_eq!(claims_of("upload_module_file", upload), [plain(Target::Module("ns:m".into()))]);
+        let module = [Arg::Module("module_file_info.module_id")];
+        assert_eq!(claims_of(&module, upload), [plain(Target::Module("ns:m".into()))]);
         let role =
             json!({"org_id": "O", "identity_id": "u", "role": "owner", "resource_type": "ROBOT", "resource_id": "r"});
-        assert_eq!(claims_of("add_role", role), [Claim { target: Target::Robot("r".into()), org: Some("O".into()) }]);
+        let rule = [Arg::Role { org: "org_id", prefix: "" }];
+        assert_eq!(claims_of(&rule, role), [Claim { target: Target::Robot("r".into()), org: Some("O".into()) }]);
     }
 }

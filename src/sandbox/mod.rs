@@ -67,6 +67,9 @@ pub struct SandboxConfig {
     pub latency: Duration,
     /// Fraction (0..=1) of AppService calls that fail with UNAVAILABLE (deterministic sequence).
     pub failure_rate: f64,
+    /// Held after a change is applied and before its answer, so that a client deadline shorter
+    /// than this loses the reply of a write that took effect.
+    pub reply_delay: Duration,
     /// How often a TailRobotPartLogs stream produces a batch.
     pub tail_interval: Duration,
 }
@@ -81,7 +84,31 @@ impl Default for SandboxConfig {
             token_ttl: Duration::from_secs(24 * 3600),
             latency: Duration::ZERO,
             failure_rate: 0.0,
+            reply_delay: Duration::ZERO,
             tail_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// How many bytes of request the journal keeps: the oldest entries go first beyond it.
+pub const JOURNAL_BYTES: usize = 16 << 20;
+
+/// The most recent AppService requests, as (method, encoded request), bounded by [`JOURNAL_BYTES`].
+#[derive(Default)]
+struct Journal {
+    entries: std::collections::VecDeque<(String, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Journal {
+    fn push(&mut self, method: &str, request: Vec<u8>) {
+        self.bytes += request.len();
+        self.entries.push_back((method.to_string(), request));
+        // The newest entry stays even when it alone is over the bound.
+        while self.bytes > JOURNAL_BYTES && self.entries.len() > 1 {
+            if let Some((_, old)) = self.entries.pop_front() {
+                self.bytes -= old.len();
+            }
         }
     }
 }
@@ -92,7 +119,7 @@ struct Sandbox {
     state: Arc<Mutex<state::State>>,
     store: Option<store::Store>,
     tokens: auth::Tokens,
-    journal: Mutex<Vec<(String, Vec<u8>)>>,
+    journal: Mutex<Journal>,
     faults: Mutex<StdRng>,
     /// Cancelled at shutdown; ends open log tails so the server can stop.
     stop: CancellationToken,
@@ -130,7 +157,7 @@ impl Sandbox {
         lock(&self.state)
     }
 
-    fn journal(&self) -> MutexGuard<'_, Vec<(String, Vec<u8>)>> {
+    fn journal(&self) -> MutexGuard<'_, Journal> {
         lock(&self.journal)
     }
 
@@ -153,12 +180,18 @@ impl RunningSandbox {
 
     /// Every AppService request received so far (after the token check), as (method, encoded request),
     /// in arrival order; each UploadModuleFile stream message is its own entry.
+    /// Only the most recent requests are kept, up to [`JOURNAL_BYTES`] of them.
     pub fn journal(&self) -> Vec<(String, Vec<u8>)> {
-        self.sandbox.journal().clone()
+        self.sandbox.journal().entries.iter().cloned().collect()
+    }
+
+    /// The bytes of request the journal holds now.
+    pub fn journal_bytes(&self) -> usize {
+        self.sandbox.journal().bytes
     }
 
     pub fn clear_journal(&self) {
-        self.sandbox.journal().clear();
+        *self.sandbox.journal() = Journal::default();
     }
 
     /// The whole state, in the format of the state file.

@@ -16,6 +16,21 @@ use crate::proto::viam::app::v1::*;
 /// Log entries a tailed machine produces per tick.
 const TAIL_BATCH: u64 = 3;
 
+/// The longest status message the sandbox sends: messages echo ids and names from the request,
+/// and a status travels in a header, which an unbounded echo would make too large to deliver.
+const MAX_STATUS_MESSAGE: usize = 512;
+
+fn bounded(status: Status) -> Status {
+    if status.message().len() <= MAX_STATUS_MESSAGE {
+        return status;
+    }
+    let mut end = MAX_STATUS_MESSAGE;
+    while !status.message().is_char_boundary(end) {
+        end -= 1;
+    }
+    Status::new(status.code(), format!("{}…", &status.message()[..end]))
+}
+
 impl Sandbox {
     /// The gate of every AppService call: injected latency and failures first, then the bearer token.
     /// Returns the caller's API key id.
@@ -31,7 +46,7 @@ impl Sandbox {
 
     /// Journals the request before it is validated, so failing requests show up too.
     fn record(&self, method: &str, message: &impl Message) {
-        self.journal().push((method.to_string(), message.encode_to_vec()));
+        self.journal().push(method, message.encode_to_vec());
     }
 
     async fn admit_request<Q: Message>(&self, method: &str, request: Request<Q>) -> Result<(String, Q), Status> {
@@ -49,8 +64,8 @@ impl Sandbox {
     ) -> Result<Response<R>, Status> {
         let (caller, message) = self.admit_request(method, request).await?;
         let state = self.state();
-        state.authorize(&caller, method, &message)?;
-        f(&state, message, &caller).map(Response::new)
+        state.authorize(&caller, method, &message).map_err(bounded)?;
+        f(&state, message, &caller).map(Response::new).map_err(bounded)
     }
 
     async fn write<Q: Message + Target, R>(
@@ -60,12 +75,17 @@ impl Sandbox {
         f: impl FnOnce(&mut State, Q, &str) -> Result<R, Status>,
     ) -> Result<Response<R>, Status> {
         let (caller, message) = self.admit_request(method, request).await?;
-        self.mutate(|state| {
-            state.authorize(&caller, method, &message)?;
-            f(state, message, &caller)
-        })
-        .await
-        .map(Response::new)
+        let result = self
+            .mutate(|state| {
+                state.authorize(&caller, method, &message)?;
+                f(state, message, &caller)
+            })
+            .await
+            .map_err(bounded)?;
+        if !self.config.reply_delay.is_zero() {
+            tokio::time::sleep(self.config.reply_delay).await;
+        }
+        Ok(Response::new(result))
     }
 
     /// Applies a change and, with a state file, saves the result before the caller gets an answer.
@@ -105,7 +125,7 @@ impl Sandbox {
                 let batch = match lock(&state).tail_step(&mut tail, TAIL_BATCH) {
                     Ok(logs) if logs.is_empty() => continue,
                     Ok(logs) => Ok(TailRobotPartLogsResponse { logs }),
-                    Err(status) => Err(status),
+                    Err(status) => Err(bounded(status)),
                 };
                 let last = batch.is_err();
                 if tx.send(batch).await.is_err() || last {
@@ -162,14 +182,14 @@ macro_rules! app_service {
                 &self,
                 request: Request<TailRobotPartLogsRequest>,
             ) -> Result<Response<TailStream>, Status> {
-                self.tail(request).await
+                self.tail(request).await.map_err(bounded)
             }
 
             async fn upload_module_file(
                 &self,
                 request: Request<Streaming<UploadModuleFileRequest>>,
             ) -> Result<Response<UploadModuleFileResponse>, Status> {
-                self.upload(request).await
+                self.upload(request).await.map_err(bounded)
             }
 
             $(

@@ -1,6 +1,7 @@
 //! Roles (authorizations) and permission checks.
 use super::args::{Id, ResourceType, Role, role_authorization};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
+use crate::call::ScopeArg;
 use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -12,9 +13,18 @@ use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
     vec![
-        row!(add_role, Additive, unary(add_role)),
-        row!(remove_role, Destructive, unary_with_preview(remove_role, remove_role_preview)),
-        row!(change_role, Destructive, unary_with_preview(change_role, change_role_preview)),
+        row!(add_role, Additive, unary(add_role))
+            .scope(&[ScopeArg::Role { org: "org_id", prefix: "" }])
+            .verify("list_authorizations"),
+        row!(remove_role, Destructive, unary_with_preview(remove_role, remove_role_preview))
+            .scope(&[ScopeArg::Role { org: "org_id", prefix: "" }])
+            .verify("list_authorizations"),
+        row!(change_role, Destructive, unary_with_preview(change_role, change_role_preview))
+            .scope(&[
+                ScopeArg::Role { org: "organization_id", prefix: "old_" },
+                ScopeArg::Role { org: "organization_id", prefix: "new_" },
+            ])
+            .verify("list_authorizations"),
         row!(list_authorizations, Read, unary(list_authorizations)),
         row!(check_permissions, Read, unary(check_permissions)),
     ]

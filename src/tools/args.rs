@@ -5,10 +5,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-/// A non-empty id; an empty one is refused before any RPC is sent.
+/// The longest id accepted. Viam's ids are UUIDs or `namespace:name`; a longer one is a mistake
+/// (or an attack) and is refused before any RPC is sent.
+pub const MAX_ID_LEN: usize = 200;
+
+/// A non-empty id of at most [`MAX_ID_LEN`] bytes; anything else is refused before any RPC.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[schemars(transparent)]
-pub struct Id(#[schemars(length(min = 1))] pub String);
+pub struct Id(#[schemars(length(min = 1, max = 200))] pub String);
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -16,13 +20,52 @@ impl<'de> Deserialize<'de> for Id {
         if id.trim().is_empty() {
             return Err(serde::de::Error::custom("expected a non-empty id string"));
         }
+        if id.len() > MAX_ID_LEN {
+            return Err(serde::de::Error::custom(format!(
+                "an id is at most {MAX_ID_LEN} characters; this one has {}",
+                id.len()
+            )));
+        }
         Ok(Self(id))
+    }
+}
+
+/// Deserializes an integer argument that sizes work or output, refusing it outside `MIN..=MAX`
+/// (the schema states the same range).
+pub fn within<'de, D, T, const MIN: i64, const MAX: i64>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let n = i64::deserialize(deserializer)?;
+    if !(MIN..=MAX).contains(&n) {
+        return Err(serde::de::Error::custom(format!("must be between {MIN} and {MAX}, got {n}")));
+    }
+    T::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is out of range")))
+}
+
+/// As [`within`], for an optional argument (`null` = not sent).
+pub fn within_opt<'de, D, const MIN: i64, const MAX: i64>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<i64>::deserialize(deserializer)? {
+        Some(n) if !(MIN..=MAX).contains(&n) => {
+            Err(serde::de::Error::custom(format!("must be between {MIN} and {MAX}, got {n}")))
+        }
+        other => Ok(other),
     }
 }
 
 impl From<Id> for String {
     fn from(id: Id) -> Self {
         id.0
+    }
+}
+
+impl AsRef<str> for Id {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 

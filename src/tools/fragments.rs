@@ -1,6 +1,7 @@
 //! Fragments: reusable config pieces shared by machines.
-use super::args::{FragmentVisibility, Id, Time, config_key_changes, config_struct};
+use super::args::{FragmentVisibility, Id, Time, config_key_changes, config_struct, within_opt};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
+use crate::call::ScopeArg::*;
 use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -14,9 +15,13 @@ pub(super) fn rows() -> Vec<Row> {
     vec![
         row!(list_fragments, Read, unary(list_fragments)),
         row!(get_fragment, Read, unary(get_fragment)),
-        row!(create_fragment, Additive, unary(create_fragment)),
-        row!(update_fragment, Destructive, unary_with_preview(update_fragment, update_fragment_preview)),
-        row!(delete_fragment, Destructive, unary_with_preview(delete_fragment, delete_fragment_preview)),
+        row!(create_fragment, Additive, unary(create_fragment)).scope(&[Org("org_id")]).verify("list_fragments"),
+        row!(update_fragment, Destructive, unary_with_preview(update_fragment, update_fragment_preview))
+            .scope(&[Fragment("fragment_id")])
+            .verify("get_fragment"),
+        row!(delete_fragment, Destructive, unary_with_preview(delete_fragment, delete_fragment_preview))
+            .scope(&[Fragment("fragment_id")])
+            .verify("get_fragment"),
         row!(get_fragment_history, Read, unary(get_fragment_history)),
     ]
 }
@@ -133,8 +138,9 @@ struct FragmentHistoryArgs {
     /// Page token from a previous call; default "" (first page), null = not sent.
     #[serde(default = "first_page")]
     page_token: Option<String>,
-    /// Entries per page; default 10, null = not sent (the service's default).
-    #[serde(default = "ten")]
+    /// Entries per page (1 to 1000); default 10, null = not sent (the service's default).
+    #[serde(default = "ten", deserialize_with = "within_opt::<_, 1, 1000>")]
+    #[schemars(range(min = 1, max = 1000))]
     page_limit: Option<i64>,
 }
 

@@ -2,7 +2,8 @@
 use super::args::{Id, ResourceType, Role, role_authorization};
 use super::organizations::OrgArgs;
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
-use crate::connection::Retry;
+use crate::call::ScopeArg::*;
+use crate::call::{HandsOut, SecretOwner};
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -13,11 +14,22 @@ use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
     vec![
-        row!(create_key, Additive, unary(create_key)),
-        row!(delete_key, Destructive, unary_with_preview(delete_key, key_preview)),
-        row!(create_key_from_existing_key_authorizations, Additive, unary(create_key_from_existing_key_authorizations)),
+        row!(create_key, Additive, unary(create_key))
+            .scope(&[Authorizations { org: "org_id", lists: &["authorizations"] }])
+            .verify("list_keys")
+            .hands_out(HandsOut::All(SecretOwner::ApiKey)),
+        row!(delete_key, Destructive, unary_with_preview(delete_key, key_preview))
+            .scope(&[Key("id")])
+            .verify("list_keys"),
+        row!(create_key_from_existing_key_authorizations, Additive, unary(create_key_from_existing_key_authorizations))
+            .scope(&[Key("id")])
+            .verify("list_keys")
+            .hands_out(HandsOut::All(SecretOwner::ApiKey)),
         row!(list_keys, Read, unary(list_keys)),
-        row!(rotate_key, Destructive, unary_with_preview(rotate_key, key_preview)),
+        row!(rotate_key, Destructive, unary_with_preview(rotate_key, key_preview))
+            .scope(&[Key("id")])
+            .verify("list_keys")
+            .hands_out(HandsOut::All(SecretOwner::ApiKey)),
         row!(get_robot_api_keys, Read, unary(get_robot_api_keys)),
     ]
 }
@@ -107,29 +119,11 @@ fn get_robot_api_keys(a: RobotArgs, _: &App) -> Result<app::GetRobotApiKeysReque
 /// the key is looked up in every organization this server's API key can see.
 fn key_preview(app: Arc<App>, a: KeyArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
-        Ok(match find_api_key(&app, &a.id.0).await? {
+        Ok(match crate::lookup::find_api_key(&app, &a.id.0).await? {
             Some((organization_id, found)) => found_key(&organization_id, &found),
             None => json!({"key": null, "note": "key not found in any organization this API key can see"}),
         })
     })
-}
-
-/// The organization holding API key `id`, and the key with its authorizations: the request
-/// names only the key, so every organization this server can see is searched.
-pub(crate) async fn find_api_key(
-    app: &App,
-    id: &str,
-) -> Result<Option<(String, app::ApiKeyWithAuthorizations)>, ToolError> {
-    let organizations = app.conn.unary(app::ListOrganizationsRequest {}, Retry::OnUnavailable).await?.organizations;
-    for organization in organizations {
-        let request = app::ListKeysRequest { org_id: organization.id.clone() };
-        // Seeing an organization does not mean being allowed to list its keys.
-        let Ok(listed) = app.conn.unary(request, Retry::OnUnavailable).await else { continue };
-        if let Some(found) = listed.api_keys.into_iter().find(|k| k.api_key.as_ref().is_some_and(|k| k.id == id)) {
-            return Ok(Some((organization.id, found)));
-        }
-    }
-    Ok(None)
 }
 
 fn found_key(organization_id: &str, found: &app::ApiKeyWithAuthorizations) -> Value {

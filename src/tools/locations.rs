@@ -3,6 +3,8 @@
 use super::args::Id;
 use super::organizations::OrgArgs;
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
+use crate::call::ScopeArg::*;
+use crate::call::{HandsOut, SecretOwner};
 use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -14,20 +16,33 @@ use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
     vec![
-        row!(create_location, Additive, unary(create_location)),
+        row!(create_location, Additive, unary(create_location)).scope(&[NewLocation]).verify("list_locations"),
         row!(get_location, Read, unary(get_location)),
-        row!(update_location, Mutating, unary(update_location)),
-        row!(delete_location, Destructive, unary_with_preview(delete_location, delete_location_preview)),
+        row!(update_location, Mutating, unary(update_location))
+            .scope(&[Location("location_id"), MaybeLocation("parent_location_id")])
+            .verify("get_location"),
+        row!(delete_location, Destructive, unary_with_preview(delete_location, delete_location_preview))
+            .scope(&[Location("location_id")])
+            .verify("get_location"),
         row!(list_locations, Read, unary(list_locations)),
-        row!(share_location, Mutating, unary(share_location)),
-        row!(unshare_location, Destructive, unary_with_preview(unshare_location, unshare_location_preview)),
-        row!(location_auth, Read, unary(location_auth)),
-        row!(create_location_secret, Additive, unary(create_location_secret)),
+        row!(share_location, Mutating, unary(share_location))
+            .scope(&[Location("location_id"), Org("organization_id")])
+            .verify("get_organizations_with_access_to_location"),
+        row!(unshare_location, Destructive, unary_with_preview(unshare_location, unshare_location_preview))
+            .scope(&[Location("location_id"), Org("organization_id")])
+            .verify("get_organizations_with_access_to_location"),
+        row!(location_auth, Read, unary(location_auth)).hands_out(HandsOut::All(SecretOwner::Location)),
+        row!(create_location_secret, Additive, unary(create_location_secret))
+            .scope(&[DefaultLocation])
+            .verify("location_auth")
+            .hands_out(HandsOut::Created(SecretOwner::Location)),
         row!(
             delete_location_secret,
             Destructive,
             unary_with_preview(delete_location_secret, delete_location_secret_preview)
-        ),
+        )
+        .scope(&[DefaultLocation])
+        .verify("location_auth"),
     ]
 }
 

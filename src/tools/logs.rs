@@ -1,6 +1,7 @@
 //! Machine part logs: past entries page by page, and a bounded tail of live entries.
-use super::args::{Id, LogOrder, Time};
+use super::args::{Id, LogOrder, Time, within};
 use super::{BoxFuture, CallContext, Row, ToolResult, custom, row};
+use crate::call::FileArg;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto::viam::common::v1::LogEntry;
@@ -18,7 +19,8 @@ pub(super) fn rows() -> Vec<Row> {
             get_robot_part_logs,
             Read,
             custom::<_, app::GetRobotPartLogsResponse>("GetRobotPartLogs", get_robot_part_logs)
-        ),
+        )
+        .files(&[FileArg::Write("dest")]),
         row!(
             tail_robot_part_logs,
             Read,
@@ -46,9 +48,10 @@ struct LogsArgs {
     /// Only these levels, e.g. ["error", "warn"]; [] = all levels (default).
     #[serde(default)]
     log_levels: Vec<String>,
-    /// How many entries to return (default 100); 0 = every page there is.
-    #[serde(default = "hundred")]
-    #[schemars(range(min = 0))]
+    /// How many entries to return (default 100, at most 10000); 0 = every page there is, up to
+    /// 10000 entries (a `next_page_token` in the result says more exist).
+    #[serde(default = "hundred", deserialize_with = "within::<_, _, 0, MAX_LOG_ENTRIES>")]
+    #[schemars(range(min = 0, max = 10000))]
     num_log_entries: i64,
     /// Only entries from this time on (RFC 3339); omitted = no lower bound.
     #[serde(default)]
@@ -69,6 +72,9 @@ struct LogsArgs {
 fn hundred() -> i64 {
     100
 }
+
+/// The most entries one call collects, whatever `num_log_entries` asks.
+const MAX_LOG_ENTRIES: i64 = 10_000;
 
 /// One page's request, as the SDK sends it: `filter` and `page_token` always present.
 fn page_request(a: &LogsArgs, page_token: &str) -> app::GetRobotPartLogsRequest {
@@ -105,16 +111,12 @@ fn take_page(
 
 fn get_robot_part_logs(cx: Arc<CallContext>, a: LogsArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
-        if a.num_log_entries < 0 {
-            return Err(ToolError::invalid("num_log_entries: must be at least 0 (0 = all entries)"));
-        }
-        // As in the SDK, an empty `dest` writes nothing. The path is checked before any RPC.
-        let dest = match a.dest.as_deref().filter(|d| !d.is_empty()) {
-            Some(dest) => Some((cx.app.policy.files.writable(dest, a.overwrite, &cx.roots)?, dest)),
-            None => None,
-        };
+        // The pipeline checked `dest` before any RPC; as in the SDK, an empty one writes nothing.
+        let dest = cx.file("dest").cloned();
         let mut logs = Vec::new();
-        let mut left = a.num_log_entries;
+        // 0 asks for every page; it is bounded like any other count.
+        let wanted = if a.num_log_entries == 0 { MAX_LOG_ENTRIES } else { a.num_log_entries };
+        let mut left = wanted;
         let mut page_token = String::new();
         let mut pages = 0;
         loop {
@@ -123,19 +125,19 @@ fn get_robot_part_logs(cx: Arc<CallContext>, a: LogsArgs) -> BoxFuture<ToolResul
             }
             let page = cx.unary(page_request(&a, &page_token)).await?;
             pages += 1;
-            let done = take_page(&mut logs, page.logs, a.num_log_entries, &mut left, &page.next_page_token);
+            let done = take_page(&mut logs, page.logs, wanted, &mut left, &page.next_page_token);
             page_token = page.next_page_token;
             if done {
                 break;
             }
         }
-        if let Some((target, dest)) = &dest {
+        if let Some(target) = &dest {
             let text: String = logs.iter().map(log_line).collect();
-            files::write(target, text.as_bytes(), a.overwrite)
-                .map_err(|e| ToolError::local(format!("cannot write the logs to {dest}: {e}")))?;
+            files::write(target, text.as_bytes(), a.overwrite, false)
+                .map_err(|e| ToolError::local(format!("cannot write the logs to {:?}: {e}", a.dest)))?;
         }
         let mut out = to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: page_token });
-        if let Some((target, _)) = dest {
+        if let Some(target) = dest {
             out["written_to"] = json!(target);
         }
         Ok(out)
@@ -188,12 +190,12 @@ struct TailArgs {
     #[serde(default)]
     filter: Option<String>,
     /// Stop after this many seconds (default 10, 1 to 300).
-    #[serde(default = "ten")]
+    #[serde(default = "ten", deserialize_with = "within::<_, _, 1, 300>")]
     #[schemars(range(min = 1, max = 300))]
     duration_seconds: u64,
-    /// Stop once this many entries have arrived (default 100, at least 1).
-    #[serde(default = "hundred_entries")]
-    #[schemars(range(min = 1))]
+    /// Stop once this many entries have arrived (default 100, 1 to 10000).
+    #[serde(default = "hundred_entries", deserialize_with = "within::<_, _, 1, MAX_LOG_ENTRIES>")]
+    #[schemars(range(min = 1, max = 10000))]
     max_entries: usize,
 }
 
@@ -220,12 +222,6 @@ fn tail_request(a: &TailArgs) -> app::TailRobotPartLogsRequest {
 
 fn tail_robot_part_logs(cx: Arc<CallContext>, a: TailArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
-        if !(1..=300).contains(&a.duration_seconds) {
-            return Err(ToolError::invalid("duration_seconds: must be between 1 and 300"));
-        }
-        if a.max_entries < 1 {
-            return Err(ToolError::invalid("max_entries: must be at least 1"));
-        }
         let deadline = tokio::time::sleep(Duration::from_secs(a.duration_seconds));
         tokio::pin!(deadline);
         let mut logs = Vec::new();
@@ -339,24 +335,20 @@ mod tests {
     }
 
     fn context(cancel: CancellationToken) -> Arc<CallContext> {
-        offline_context("get_robot_part_logs", Risk::Read, cancel)
+        offline_context(Risk::Read, cancel)
     }
 
-    #[tokio::test]
-    async fn bad_bounds_are_refused_before_anything_is_sent() {
-        let err = get_robot_part_logs(
-            context(CancellationToken::new()),
-            args(json!({"robot_part_id": "p1", "num_log_entries": -1})),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(err.code(), "invalid_arguments");
-        assert!(err.to_string().contains("num_log_entries"), "{err}");
-        for (key, value) in [("duration_seconds", 0), ("duration_seconds", 301), ("max_entries", 0)] {
-            let a = args(json!({"robot_part_id": "p1", key: value}));
-            let err = tail_robot_part_logs(context(CancellationToken::new()), a).await.unwrap_err();
-            assert_eq!(err.code(), "invalid_arguments");
-            assert!(err.to_string().contains(key), "{err}");
+    #[test]
+    fn counts_and_durations_are_bounded() {
+        for n in [-1, 10_001] {
+            let err = serde_json::from_value::<LogsArgs>(json!({"robot_part_id": "p1", "num_log_entries": n}));
+            assert!(err.unwrap_err().to_string().contains("between 0 and 10000"));
+        }
+        for (key, value) in
+            [("duration_seconds", 0), ("duration_seconds", 301), ("max_entries", 0), ("max_entries", 10_001)]
+        {
+            let err = serde_json::from_value::<TailArgs>(json!({"robot_part_id": "p1", key: value})).unwrap_err();
+            assert!(err.to_string().contains("must be between"), "{key}: {err}");
         }
     }
 

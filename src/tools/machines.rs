@@ -1,8 +1,11 @@
 //! Machines (robots) and their parts: configs, secrets, the main part and restarts.
-use super::args::{Id, Time, config_key_changes, config_struct};
+use super::args::{Id, Time, config_key_changes, config_struct, within, within_opt};
 use super::locations::{DefaultLocationArgs, secret_preview};
 use super::organizations::OrgArgs;
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
+use crate::call::FileArg;
+use crate::call::ScopeArg::*;
+use crate::call::{HandsOut, SecretOwner};
 use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -18,27 +21,45 @@ pub(super) fn rows() -> Vec<Row> {
         row!(get_robot, Read, unary(get_robot)),
         row!(get_rover_rental_robots, Read, unary(get_rover_rental_robots)),
         row!(get_robot_parts, Read, unary(get_robot_parts)),
-        row!(get_robot_part, Read, custom::<_, app::GetRobotPartResponse>("GetRobotPart", get_robot_part)),
+        row!(get_robot_part, Read, custom::<_, app::GetRobotPartResponse>("GetRobotPart", get_robot_part))
+            .files(&[FileArg::Write("dest")]),
         row!(get_robot_part_history, Read, unary(get_robot_part_history)),
-        row!(update_robot_part, Destructive, unary_with_preview(update_robot_part, update_robot_part_preview)),
-        row!(new_robot_part, Additive, unary(new_robot_part)),
-        row!(delete_robot_part, Destructive, unary_with_preview(delete_robot_part, delete_robot_part_preview)),
-        row!(mark_part_as_main, Mutating, unary(mark_part_as_main)),
+        row!(update_robot_part, Destructive, unary_with_preview(update_robot_part, update_robot_part_preview))
+            .scope(&[Part("robot_part_id")])
+            .verify("get_robot_part"),
+        row!(new_robot_part, Additive, unary(new_robot_part)).scope(&[Robot("robot_id")]).verify("get_robot_parts"),
+        row!(delete_robot_part, Destructive, unary_with_preview(delete_robot_part, delete_robot_part_preview))
+            .scope(&[Part("robot_part_id")])
+            .verify("get_robot_parts"),
+        row!(mark_part_as_main, Mutating, unary(mark_part_as_main))
+            .scope(&[Part("robot_part_id")])
+            .verify("get_robot_part"),
         row!(
             mark_part_for_restart,
             Destructive,
             unary_with_preview(mark_part_for_restart, mark_part_for_restart_preview)
-        ),
-        row!(create_robot_part_secret, Additive, unary(create_robot_part_secret)),
+        )
+        .scope(&[Part("robot_part_id")])
+        .verify("get_robot_part"),
+        row!(create_robot_part_secret, Additive, unary(create_robot_part_secret))
+            .scope(&[Part("robot_part_id")])
+            .verify("get_robot_part")
+            .hands_out(HandsOut::Created(SecretOwner::Part)),
         row!(
             delete_robot_part_secret,
             Destructive,
             unary_with_preview(delete_robot_part_secret, delete_robot_part_secret_preview)
-        ),
+        )
+        .scope(&[Part("robot_part_id")])
+        .verify("get_robot_part"),
         row!(list_robots, Read, unary(list_robots)),
-        row!(new_robot, Additive, unary(new_robot)),
-        row!(update_robot, Mutating, unary(update_robot)),
-        row!(delete_robot, Destructive, unary_with_preview(delete_robot, delete_robot_preview)),
+        row!(new_robot, Additive, unary(new_robot)).scope(&[DefaultLocation]).verify("list_robots"),
+        row!(update_robot, Mutating, unary(update_robot))
+            .scope(&[Robot("robot_id"), DefaultLocation])
+            .verify("get_robot"),
+        row!(delete_robot, Destructive, unary_with_preview(delete_robot, delete_robot_preview))
+            .scope(&[Robot("robot_id")])
+            .verify("get_robot"),
     ]
 }
 
@@ -81,8 +102,9 @@ struct GetRobotPartArgs {
     /// Replace `dest` if it already exists (default false: an existing file is an error).
     #[serde(default)]
     overwrite: bool,
-    /// Spaces per indentation level in the `dest` file (default 4).
-    #[serde(default = "four")]
+    /// Spaces per indentation level in the `dest` file (default 4, at most 16).
+    #[serde(default = "four", deserialize_with = "within::<_, _, 0, 16>")]
+    #[schemars(range(min = 0, max = 16))]
     indent: u32,
 }
 
@@ -92,18 +114,16 @@ fn four() -> u32 {
 
 fn get_robot_part(cx: std::sync::Arc<CallContext>, a: GetRobotPartArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
-        // As in the SDK, an empty `dest` writes nothing. The path is checked before any RPC.
-        let dest = match a.dest.filter(|d| !d.is_empty()) {
-            Some(dest) => Some((cx.app.policy.files.writable(&dest, a.overwrite, &cx.roots)?, dest)),
-            None => None,
-        };
+        // The pipeline checked `dest` before any RPC; as in the SDK, an empty one writes nothing.
+        let dest = cx.file("dest").cloned();
         let response = cx.unary(app::GetRobotPartRequest { id: a.robot_part_id.into() }).await?;
         let mut out = to_json(&response);
-        if let Some((target, dest)) = dest {
+        if let Some(target) = dest {
+            let given = a.dest.unwrap_or_default();
+            let failed = |e: String| ToolError::local(format!("cannot write the config to {given:?}: {e}"));
             let pretty = python_json_dumps(&response.config_json, a.indent as usize)
-                .map_err(|e| ToolError::local(format!("cannot write the config to {dest}: config_json {e}")))?;
-            files::write(&target, pretty.as_bytes(), a.overwrite)
-                .map_err(|e| ToolError::local(format!("cannot write the config to {dest}: {e}")))?;
+                .map_err(|e| failed(format!("config_json {e}")))?;
+            files::write(&target, pretty.as_bytes(), a.overwrite, false).map_err(|e| failed(e.to_string()))?;
             out["written_to"] = json!(target);
         }
         Ok(out)
@@ -244,8 +264,9 @@ struct PartHistoryArgs {
     /// Only entries up to this time; omitted = no upper bound.
     #[serde(default)]
     end: Option<Time>,
-    /// At most this many entries; omitted = the service's default.
-    #[serde(default)]
+    /// At most this many entries (1 to 1000); omitted = the service's default.
+    #[serde(default, deserialize_with = "within_opt::<_, 1, 1000>")]
+    #[schemars(range(min = 1, max = 1000))]
     page_limit: Option<i64>,
 }
 

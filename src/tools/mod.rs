@@ -1,6 +1,9 @@
 //! The tool catalogue: one table row per documented AppClient operation. A row declares the
-//! name, its description file, the risk class, the toolset and the operation (argument type →
-//! request). Annotations, the `confirm` gate and output schemas are all derived here, once.
+//! name, its description file, the risk class, the operation (argument type → request, and for
+//! destructive tools a preview) and its policy (scope targets, the secret it hands out, its file
+//! arguments, the read that verifies a lost write); the domain file gives the toolset.
+//! Annotations, the `confirm` property and output schemas are derived here, once; everything a
+//! call goes through is in `pipeline`.
 mod access;
 pub mod args;
 mod fragments;
@@ -11,142 +14,34 @@ mod machines;
 mod organizations;
 mod registry;
 
-pub(crate) use keys::find_api_key;
+pub use crate::call::{App, BoxFuture, CallContext, Risk, RowPolicy, ToolResult, Toolset};
 
-use crate::connection::{Connection, Retry};
+use crate::call::{FileArg, HandsOut, ScopeArg};
 use crate::error::ToolError;
 use crate::proto::Rpc;
 use crate::proto_json::{descriptor, object_schema, to_json};
-use crate::safety::confirm::{Interaction, gate};
-use crate::safety::{Policy, redact};
+use crate::safety::filter::Listed;
 use prost_reflect::MessageDescriptor;
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{JsonObject, Tool};
 use schemars::JsonSchema;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::future::Future;
-use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Instant;
-use tokio_util::sync::CancellationToken;
+use std::sync::{Arc, LazyLock};
 
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
-pub type ToolResult = Result<Value, ToolError>;
-
-/// What a tool can do to the fleet. Everything about safety is derived from this one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    /// Changes nothing.
-    Read,
-    /// Creates something new; existing things are untouched.
-    Additive,
-    /// Changes existing things in a way that can be undone by another call.
-    Mutating,
-    /// Deletes, revokes, replaces whole configs or restarts hardware: needs confirmation.
-    Destructive,
-}
-
-impl Risk {
-    pub fn annotations(self, title: &str) -> ToolAnnotations {
-        let base = ToolAnnotations::with_title(title).open_world(true);
-        match self {
-            Risk::Read => base.read_only(true).destructive(false).idempotent(true),
-            Risk::Additive => base.read_only(false).destructive(false).idempotent(false),
-            Risk::Mutating => base.read_only(false).destructive(false).idempotent(true),
-            Risk::Destructive => base.read_only(false).destructive(true).idempotent(false),
-        }
-    }
-
-    fn retry(self) -> Retry {
-        if self == Risk::Read { Retry::OnUnavailable } else { Retry::Never }
-    }
-}
-
-/// The domain a tool belongs to, for `--toolsets`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Toolset {
-    Organizations,
-    Locations,
-    Machines,
-    Logs,
-    Fragments,
-    Access,
-    Registry,
-    Keys,
-}
-
-/// What every call shares: the connection and the configured defaults.
-pub struct App {
-    pub conn: Connection,
-    /// From `--location-id` / `VIAM_LOCATION_ID`.
-    pub default_location: Option<String>,
-    pub policy: Policy,
-}
-
-impl App {
-    /// `location_id` as given, or the configured default location.
-    pub fn location_or_default(&self, given: Option<args::Id>) -> Result<String, ToolError> {
-        given.map(String::from).or_else(|| self.default_location.clone()).ok_or_else(|| {
-            ToolError::invalid(
-                "location_id: no location_id was given and no default location is configured; pass \
-                 location_id (list_locations shows them) or start the server with --location-id / \
-                 VIAM_LOCATION_ID",
-            )
-        })
-    }
-}
-
-/// Reports progress of a long call to the client, when it asked for progress.
-pub type ProgressSink = Arc<dyn Fn(f64, Option<f64>, String) -> BoxFuture<()> + Send + Sync>;
-
-/// One call of one tool.
-pub struct CallContext {
-    pub app: Arc<App>,
-    pub tool: &'static str,
-    pub risk: Risk,
-    /// The caller passed `confirm: true` (only destructive tools take it).
-    pub confirmed: bool,
-    /// Cancelled when the client cancels the request.
-    pub cancel: CancellationToken,
-    pub progress: Option<ProgressSink>,
-    /// The client's MCP roots, where it declared any: directories files may be written to.
-    pub roots: Vec<PathBuf>,
-    /// How the call was confirmed, for the audit log.
-    pub confirmation: Mutex<Option<Value>>,
-    /// What the client can do to ask a person, and its answer to an earlier round.
-    pub interaction: Interaction,
-}
-
-impl CallContext {
-    /// Checks a validated call against the pinned scope, before anything that changes state.
-    async fn admit(&self, arguments: &JsonObject) -> Result<(), ToolError> {
-        if self.risk == Risk::Read || self.app.policy.scope.is_unrestricted() {
-            return Ok(());
-        }
-        self.app.policy.scope.check(&self.app, self.tool, arguments).await
-    }
-
-    pub async fn unary<R: Rpc>(&self, request: R) -> Result<R::Response, ToolError> {
-        self.app.conn.unary(request, self.risk.retry()).await
-    }
-
-    pub async fn report(&self, done: f64, total: Option<f64>, message: String) {
-        if let Some(progress) = &self.progress {
-            progress(done, total, message).await;
-        }
-    }
-}
-
-type Handler = Box<dyn Fn(Arc<CallContext>, JsonObject) -> BoxFuture<ToolResult> + Send + Sync>;
 /// Reads what a destructive call would affect, for the confirmation preview.
 pub type Preview<A> = fn(Arc<App>, A) -> BoxFuture<ToolResult>;
 
-/// How a tool runs: its argument schema, its output schema and its handler.
+/// A call whose arguments passed every check: it can be previewed and run.
+pub trait Prepared: Send + Sync {
+    /// What a destructive call would affect, read fresh; `None` when the op has no preview.
+    fn preview(&self, app: Arc<App>) -> Option<BoxFuture<ToolResult>>;
+    fn run(self: Box<Self>, cx: Arc<CallContext>) -> BoxFuture<ToolResult>;
+}
+
+type Prepare = Box<dyn Fn(JsonObject, &App) -> Result<Box<dyn Prepared>, ToolError> + Send + Sync>;
+
+/// How a tool runs: its argument schema, its output schema, and how a call is prepared.
 pub struct Op {
     input_schema: Arc<JsonObject>,
     output_schema: JsonObject,
@@ -154,7 +49,16 @@ pub struct Op {
     pub method: &'static str,
     /// The response message the result carries, which redaction walks by type.
     pub response: MessageDescriptor,
-    handler: Handler,
+    /// Whether the op reads a preview of what it would affect.
+    pub has_preview: bool,
+    prepare: Prepare,
+}
+
+impl Op {
+    /// Parses and validates the arguments completely; nothing is sent.
+    pub fn prepare(&self, arguments: JsonObject, app: &App) -> Result<Box<dyn Prepared>, ToolError> {
+        (self.prepare)(arguments, app)
+    }
 }
 
 /// An operation that is one unary RPC: `build` maps the arguments to the request. An empty
@@ -176,6 +80,33 @@ where
     unary_op(build, Some(preview))
 }
 
+struct UnaryCall<A, R> {
+    arguments: A,
+    request: R,
+    echo: JsonObject,
+    empty_response: bool,
+    preview: Option<Preview<A>>,
+}
+
+impl<A: Clone + Send + Sync + 'static, R: Rpc> Prepared for UnaryCall<A, R> {
+    fn preview(&self, app: Arc<App>) -> Option<BoxFuture<ToolResult>> {
+        self.preview.map(|preview| preview(app, self.arguments.clone()))
+    }
+
+    fn run(self: Box<Self>, cx: Arc<CallContext>) -> BoxFuture<ToolResult> {
+        Box::pin(async move {
+            let response = cx.unary(self.request).await?;
+            Ok(if self.empty_response {
+                let mut done = self.echo;
+                done.insert("status".into(), json!("ok"));
+                Value::Object(done)
+            } else {
+                to_json(&response)
+            })
+        })
+    }
+}
+
 fn unary_op<A, R>(build: fn(A, &App) -> Result<R, ToolError>, preview: Option<Preview<A>>) -> Op
 where
     A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
@@ -195,45 +126,58 @@ where
         output_schema,
         method: R::method(),
         response,
-        handler: Box::new(move |cx, arguments| {
-            Box::pin(async move {
-                let echo = arguments.clone();
-                let parsed: A = parse(arguments)?;
-                // Building the request validates everything, so a bad call never gets a preview.
-                let request = build(parsed.clone(), &cx.app)?;
-                cx.admit(&echo).await?;
-                if cx.risk == Risk::Destructive {
-                    let app = cx.app.clone();
-                    let shown = echo.clone();
-                    let preview_of = move || -> BoxFuture<ToolResult> {
-                        match preview {
-                            Some(preview) => preview(app.clone(), parsed.clone()),
-                            None => {
-                                let fallback = json!({"would_call": R::method(), "arguments": shown.clone()});
-                                Box::pin(async move { Ok(fallback) })
-                            }
-                        }
-                    };
-                    gate(&cx, &Value::Object(echo.clone()), &preview_of).await?;
-                }
-                let response = cx.unary(request).await?;
-                Ok(if empty_response {
-                    let mut done = echo;
-                    done.insert("status".into(), json!("ok"));
-                    Value::Object(done)
-                } else {
-                    to_json(&response)
-                })
-            })
+        has_preview: preview.is_some(),
+        prepare: Box::new(move |arguments, app| {
+            let echo = arguments.clone();
+            let parsed: A = parse(arguments)?;
+            // Building the request validates everything, so a bad call never gets a preview.
+            let request = build(parsed.clone(), app)?;
+            Ok(Box::new(UnaryCall { arguments: parsed, request, echo, empty_response, preview }))
         }),
     }
 }
 
-/// An operation with its own logic (paging, streaming, files). `M` is the response message whose
-/// fields the output carries; the handler may add more.
-pub fn custom<A, M>(method: &'static str, run: fn(Arc<CallContext>, A) -> BoxFuture<ToolResult>) -> Op
+/// Runs a custom operation: its own logic (paging, streaming, files).
+pub type Run<A> = fn(Arc<CallContext>, A) -> BoxFuture<ToolResult>;
+
+struct CustomCall<A> {
+    arguments: A,
+    run: Run<A>,
+    preview: Option<Preview<A>>,
+}
+
+impl<A: Clone + Send + Sync + 'static> Prepared for CustomCall<A> {
+    fn preview(&self, app: Arc<App>) -> Option<BoxFuture<ToolResult>> {
+        self.preview.map(|preview| preview(app, self.arguments.clone()))
+    }
+
+    fn run(self: Box<Self>, cx: Arc<CallContext>) -> BoxFuture<ToolResult> {
+        (self.run)(cx, self.arguments)
+    }
+}
+
+/// An operation with its own logic. `M` is the response message whose fields the output
+/// carries; the handler may add more.
+pub fn custom<A, M>(method: &'static str, run: Run<A>) -> Op
 where
-    A: DeserializeOwned + JsonSchema + Send + 'static,
+    A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
+    M: prost::Name,
+{
+    custom_op::<A, M>(method, run, None)
+}
+
+/// As [`custom`], for a destructive operation with a preview of what it would affect.
+pub fn custom_with_preview<A, M>(method: &'static str, run: Run<A>, preview: Preview<A>) -> Op
+where
+    A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
+    M: prost::Name,
+{
+    custom_op::<A, M>(method, run, Some(preview))
+}
+
+fn custom_op<A, M>(method: &'static str, run: Run<A>, preview: Option<Preview<A>>) -> Op
+where
+    A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     M: prost::Name,
 {
     let response = descriptor(&M::full_name());
@@ -242,13 +186,9 @@ where
         output_schema: object_schema(&response),
         method,
         response,
-        handler: Box::new(move |cx, arguments| {
-            Box::pin(async move {
-                let echo = arguments.clone();
-                let parsed: A = parse(arguments)?;
-                cx.admit(&echo).await?;
-                run(cx, parsed).await
-            })
+        has_preview: preview.is_some(),
+        prepare: Box::new(move |arguments, _| {
+            Ok(Box::new(CustomCall { arguments: parse::<A>(arguments)?, run, preview }))
         }),
     }
 }
@@ -274,9 +214,11 @@ pub struct ToolRow {
     pub risk: Risk,
     pub toolset: Toolset,
     pub op: Op,
+    pub policy: RowPolicy,
 }
 
-/// Declares a row; the description is `tool-descriptions/<name>.md`, compiled in.
+/// Declares a row; the description is `tool-descriptions/<name>.md`, compiled in. Its policy
+/// follows with the builder methods of [`Row`].
 macro_rules! row {
     ($name:ident, $risk:ident, $op:expr) => {
         $crate::tools::Row {
@@ -289,6 +231,7 @@ macro_rules! row {
             )),
             risk: $crate::tools::Risk::$risk,
             op: $op,
+            policy: $crate::tools::RowPolicy::default(),
         }
     };
 }
@@ -300,6 +243,33 @@ pub struct Row {
     pub description: &'static str,
     pub risk: Risk,
     pub op: Op,
+    pub policy: RowPolicy,
+}
+
+impl Row {
+    /// What a non-read call acts on, for scope pinning.
+    pub fn scope(mut self, targets: &'static [ScopeArg]) -> Self {
+        self.policy.scope = targets;
+        self
+    }
+
+    /// The read tool that tells whether a write whose reply was lost took effect.
+    pub fn verify(mut self, read_tool: &'static str) -> Self {
+        self.policy.verify = Some(read_tool);
+        self
+    }
+
+    /// The secret this tool exists to hand out.
+    pub fn hands_out(mut self, secret: HandsOut) -> Self {
+        self.policy.hands_out = Some(secret);
+        self
+    }
+
+    /// The local files the tool reads or writes.
+    pub fn files(mut self, files: &'static [FileArg]) -> Self {
+        self.policy.files = files;
+        self
+    }
 }
 
 /// The text up to the first full stop that ends a sentence (or the first line).
@@ -340,6 +310,7 @@ pub fn catalogue() -> &'static Catalogue {
                     risk: r.risk,
                     toolset,
                     op: r.op,
+                    policy: r.policy,
                 })
             })
             .collect();
@@ -353,6 +324,11 @@ pub fn catalogue() -> &'static Catalogue {
 impl Catalogue {
     pub fn get(&self, name: &str) -> Option<&ToolRow> {
         self.index.get(name).map(|&i| &self.rows[i])
+    }
+
+    /// What the tool filters see of each row, in catalogue order.
+    pub fn listed(&self) -> Vec<Listed> {
+        self.rows.iter().map(|r| Listed { name: r.name, risk: r.risk, toolset: r.toolset }).collect()
     }
 
     /// The README's tool table: name, risk, toolset and the description's first sentence.
@@ -399,101 +375,6 @@ impl ToolRow {
             .with_raw_output_schema(Arc::new(self.op.output_schema.clone()))
             .with_annotations(self.risk.annotations(&self.title()))
     }
-
-    /// Validates and runs one call, then applies the result policies: secrets and the audit log.
-    /// `confirm` is taken out of the arguments here, so argument types never see it.
-    pub async fn call(
-        &self,
-        app: Arc<App>,
-        mut arguments: JsonObject,
-        cancel: CancellationToken,
-        progress: Option<ProgressSink>,
-        roots: Vec<PathBuf>,
-        interaction: Interaction,
-    ) -> ToolResult {
-        let started = Instant::now();
-        let confirmed = match (self.risk, arguments.remove("confirm")) {
-            (Risk::Destructive, None) => Ok(false),
-            (Risk::Destructive, Some(Value::Bool(b))) => Ok(b),
-            (Risk::Destructive, Some(other)) => {
-                Err(ToolError::invalid(format!("confirm: expected a boolean, got {other}")))
-            }
-            // Not a destructive tool: `confirm` is an unknown argument like any other.
-            (_, Some(other)) => {
-                arguments.insert("confirm".into(), other);
-                Ok(false)
-            }
-            (_, None) => Ok(false),
-        };
-        let ids = ids_in(&arguments);
-        // Reads are never audited, so only other calls pay for the copy.
-        let audited = (self.risk != Risk::Read).then(|| Value::Object(arguments.clone()));
-        let cx = Arc::new(CallContext {
-            app,
-            tool: self.name,
-            risk: self.risk,
-            confirmed: confirmed.as_ref().is_ok_and(|yes| *yes),
-            cancel,
-            progress,
-            roots,
-            confirmation: Mutex::new(None),
-            interaction,
-        });
-        let result = match confirmed {
-            Ok(_) => (self.op.handler)(cx.clone(), arguments).await.map_err(|e| e.with_ids(&ids)),
-            Err(e) => Err(e),
-        };
-        let result = result.and_then(|value| self.protect_secrets(&cx.app, value));
-        if let Some(arguments) = &audited {
-            self.audit(&cx, arguments, &result, started);
-        }
-        result
-    }
-
-    /// Redacts incidental secrets (a tool that hands one out keeps that one) and hides the
-    /// server's own API key; with `--secrets-dir`, a handed-out secret goes to a file there.
-    fn protect_secrets(&self, app: &App, mut value: Value) -> ToolResult {
-        if !app.policy.show_secrets {
-            redact::redact_result(self.name, &mut value);
-        }
-        if let Some(own) = app.conn.api_key() {
-            redact::hide_own_key(&mut value, &own.key);
-        }
-        match &app.policy.secrets_dir {
-            Some(dir) if redact::hands_out_secret(self.name) => redact::store_secret(dir, self.name, value),
-            _ => Ok(value),
-        }
-    }
-
-    fn audit(&self, cx: &CallContext, arguments: &Value, result: &ToolResult, started: Instant) {
-        let Some(log) = &cx.app.policy.audit else { return };
-        let confirmation = cx.confirmation.lock().map(|c| c.clone()).unwrap_or_default();
-        let status = match result {
-            Ok(_) => "OK".to_string(),
-            Err(e) => e.code(),
-        };
-        let entry = json!({
-            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "tool": self.name,
-            "risk": self.risk,
-            "arguments": redact::redact_arguments(arguments),
-            "confirmation": confirmation,
-            "status": status,
-            "duration_ms": started.elapsed().as_millis() as u64,
-        });
-        if let Err(e) = log.record(&entry) {
-            tracing::error!(tool = self.name, "audit log write failed: {e}");
-        }
-    }
-}
-
-/// The id-like arguments of a call, to name them when the service says NOT_FOUND.
-fn ids_in(arguments: &JsonObject) -> Vec<(String, String)> {
-    arguments
-        .iter()
-        .filter(|(k, _)| *k == "id" || k.ends_with("_id"))
-        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-        .collect()
 }
 
 #[cfg(test)]

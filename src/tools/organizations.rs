@@ -2,6 +2,7 @@
 use super::args::{Authorization, Id};
 use super::locations::LocationArgs;
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
+use crate::call::ScopeArg::*;
 use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -18,7 +19,9 @@ pub(super) fn rows() -> Vec<Row> {
             create_organization,
             Additive,
             unary(|a: NameArgs, _| Ok(app::CreateOrganizationRequest { name: a.name }))
-        ),
+        )
+        .scope(&[NewOrganization])
+        .verify("list_organizations"),
         row!(list_organizations, Read, unary(|_: NoArgs, _| Ok(app::ListOrganizationsRequest {}))),
         row!(
             get_organizations_with_access_to_location,
@@ -45,7 +48,9 @@ pub(super) fn rows() -> Vec<Row> {
                 organization_id: String::new(),
             }))
         ),
-        row!(update_organization, Mutating, unary(update_organization)),
+        row!(update_organization, Mutating, unary(update_organization))
+            .scope(&[Org("org_id")])
+            .verify("get_organization"),
         row!(
             delete_organization,
             Destructive,
@@ -53,7 +58,9 @@ pub(super) fn rows() -> Vec<Row> {
                 |a: OrgArgs, _| Ok(app::DeleteOrganizationRequest { organization_id: a.org_id.into() }),
                 delete_organization_preview
             )
-        ),
+        )
+        .scope(&[Org("org_id")])
+        .verify("get_organization"),
         row!(
             list_organization_members,
             Read,
@@ -68,7 +75,9 @@ pub(super) fn rows() -> Vec<Row> {
                 authorizations: a.authorizations.iter().map(Authorization::to_proto).collect(),
                 send_email_invite: Some(a.send_email_invite),
             }))
-        ),
+        )
+        .scope(&[Authorizations { org: "org_id", lists: &["authorizations"] }])
+        .verify("list_organization_members"),
         row!(
             update_organization_invite_authorizations,
             Mutating,
@@ -78,7 +87,9 @@ pub(super) fn rows() -> Vec<Row> {
                 add_authorizations: a.add_authorizations.iter().map(Authorization::to_proto).collect(),
                 remove_authorizations: a.remove_authorizations.iter().map(Authorization::to_proto).collect(),
             }))
-        ),
+        )
+        .scope(&[Authorizations { org: "org_id", lists: &["add_authorizations", "remove_authorizations"] }])
+        .verify("list_organization_members"),
         row!(
             delete_organization_member,
             Destructive,
@@ -89,7 +100,9 @@ pub(super) fn rows() -> Vec<Row> {
                 }),
                 delete_organization_member_preview
             )
-        ),
+        )
+        .scope(&[Org("org_id")])
+        .verify("list_organization_members"),
         row!(
             delete_organization_invite,
             Destructive,
@@ -100,7 +113,9 @@ pub(super) fn rows() -> Vec<Row> {
                 }),
                 delete_organization_invite_preview
             )
-        ),
+        )
+        .scope(&[Org("org_id")])
+        .verify("list_organization_members"),
         row!(
             resend_organization_invite,
             Additive,
@@ -109,7 +124,9 @@ pub(super) fn rows() -> Vec<Row> {
                 email: a.email,
                 send_email_invite: None,
             }))
-        ),
+        )
+        .scope(&[Org("org_id")])
+        .verify("list_organization_members"),
     ]
 }
 

@@ -2,10 +2,13 @@
 use super::args::{Id, PackageType, RegistryItemStatus, Visibility};
 use super::organizations::OrgArgs;
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
+use crate::call::FileArg;
+use crate::call::ScopeArg::*;
 use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
+use crate::safety::files;
 use app::upload_module_file_request::ModuleFile;
 use base64::Engine;
 use schemars::JsonSchema;
@@ -15,17 +18,26 @@ use serde_json::json;
 pub(super) fn rows() -> Vec<Row> {
     vec![
         row!(get_registry_item, Read, unary(get_registry_item)),
-        row!(create_registry_item, Additive, unary(create_registry_item)),
-        row!(update_registry_item, Mutating, unary(update_registry_item)),
+        row!(create_registry_item, Additive, unary(create_registry_item))
+            .scope(&[Org("organization_id")])
+            .verify("get_registry_item"),
+        row!(update_registry_item, Mutating, unary(update_registry_item))
+            .scope(&[RegistryItem("item_id")])
+            .verify("get_registry_item"),
         row!(list_registry_items, Read, unary(list_registry_items)),
-        row!(delete_registry_item, Destructive, unary_with_preview(delete_registry_item, delete_registry_item_preview)),
-        row!(create_module, Additive, unary(create_module)),
-        row!(update_module, Mutating, unary(update_module)),
+        row!(delete_registry_item, Destructive, unary_with_preview(delete_registry_item, delete_registry_item_preview))
+            .scope(&[RegistryItem("item_id")])
+            .verify("get_registry_item"),
+        row!(create_module, Additive, unary(create_module)).scope(&[Org("org_id")]).verify("list_modules"),
+        row!(update_module, Mutating, unary(update_module)).scope(&[Module("module_id")]).verify("get_module"),
         row!(
             upload_module_file,
             Additive,
             custom::<_, app::UploadModuleFileResponse>("UploadModuleFile", upload_module_file)
-        ),
+        )
+        .scope(&[Module("module_file_info.module_id")])
+        .verify("get_module")
+        .files(&[FileArg::Read("file_path")]),
         row!(get_module, Read, unary(get_module)),
         row!(list_modules, Read, unary(list_modules)),
     ]
@@ -258,9 +270,13 @@ fn upload_messages(info: app::ModuleFileInfo, file: &[u8]) -> Vec<app::UploadMod
 fn upload_module_file(cx: std::sync::Arc<CallContext>, a: UploadArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         let file = match (a.file_path, a.file_base64) {
-            (Some(path), None) => tokio::fs::read(cx.app.policy.files.readable(&path, &cx.roots)?)
-                .await
-                .map_err(|e| ToolError::local(format!("cannot read file_path {path:?}: {e}")))?,
+            (Some(path), None) => {
+                // The pipeline checked the path: a regular file inside the allowed directories.
+                let target = cx.file("file_path").cloned().ok_or_else(|| ToolError::invalid("file_path: empty"))?;
+                files::read(target)
+                    .await
+                    .map_err(|e| ToolError::local(format!("cannot read file_path {path:?}: {e}")))?
+            }
             (None, Some(text)) => base64::engine::general_purpose::STANDARD
                 .decode(text.trim())
                 .map_err(|e| ToolError::invalid(format!("file_base64: not valid standard base64: {e}")))?,
@@ -414,8 +430,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn upload_needs_exactly_one_source_and_an_allowed_readable_file() {
-        let cx = || offline_context("upload_module_file", crate::tools::Risk::Additive, Default::default());
+    async fn upload_needs_exactly_one_source() {
+        let cx = || offline_context(crate::tools::Risk::Additive, Default::default());
         let base = json!({"module_id": "ns:mod", "version": "1.0.0", "platform": "linux/amd64"});
         for bad in [
             json!({"module_file_info": base}),
@@ -425,17 +441,6 @@ mod tests {
             assert_eq!(err.code(), "invalid_arguments");
             assert!(err.to_string().contains("file_path") && err.to_string().contains("file_base64"), "{err}");
         }
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("module.tar.gz").display().to_string();
-        let call = json!({"module_file_info": base, "file_path": missing});
-        let err = upload_module_file(cx(), args(call.clone())).await.unwrap_err();
-        assert_eq!(err.code(), "invalid_arguments");
-        assert!(err.to_string().contains("--allow-dir"), "{err}");
-        let mut in_root = std::sync::Arc::into_inner(cx()).unwrap();
-        in_root.roots = vec![dir.path().to_path_buf()];
-        let err = upload_module_file(std::sync::Arc::new(in_root), args(call)).await.unwrap_err();
-        assert_eq!(err.code(), "local_error");
-        assert!(err.to_string().contains(&missing), "{err}");
     }
 
     #[tokio::test]

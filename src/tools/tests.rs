@@ -1,32 +1,21 @@
 //! Catalogue-wide checks, and helpers the domain files' unit tests share.
 use super::*;
-use crate::connection::ConnectionConfig;
+use crate::connection::{Connection, ConnectionConfig};
+use crate::pipeline::{Call, Fleet, Reply};
+use crate::safety::Policy;
 use std::collections::BTreeSet;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// An `App` that never dials anything, for tests that only build requests.
 pub(super) fn offline_app() -> App {
     let config = ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
-    App {
-        conn: Connection::new(config).expect("a loopback URL is valid"),
-        default_location: None,
-        policy: Policy::default(),
-    }
+    App { conn: Connection::new(config).expect("a loopback URL is valid"), default_location: None }
 }
 
 /// A context for calling a custom operation's handler directly.
-pub(super) fn offline_context(tool: &'static str, risk: Risk, cancel: CancellationToken) -> Arc<CallContext> {
-    Arc::new(CallContext {
-        app: Arc::new(offline_app()),
-        tool,
-        risk,
-        confirmed: false,
-        cancel,
-        progress: None,
-        roots: Vec::new(),
-        confirmation: Mutex::new(None),
-        interaction: Default::default(),
-    })
+pub(super) fn offline_context(risk: Risk, cancel: CancellationToken) -> Arc<CallContext> {
+    Arc::new(CallContext { app: Arc::new(offline_app()), risk, cancel, progress: None, files: HashMap::new() })
 }
 
 /// Hex of an encoded message, to compare with the SDK's bytes in viam-app-api.md §1.2.
@@ -84,27 +73,57 @@ fn names_are_unique_and_descriptions_short() {
 
 #[tokio::test]
 async fn bad_arguments_name_the_argument_and_send_nothing() {
-    let app = Arc::new(offline_app());
+    let fleet = Fleet { app: Arc::new(offline_app()), policy: Policy::default() };
     let row = catalogue().get("get_organization").unwrap();
-    let call = |args: Value| {
-        row.call(
-            app.clone(),
-            args.as_object().unwrap().clone(),
-            CancellationToken::new(),
-            None,
-            Vec::new(),
-            Default::default(),
-        )
+    let call = |args: Value| fleet.call(row, Call::plain(args.as_object().unwrap().clone()));
+    let message = |reply: Reply| match reply {
+        // Each is refused locally: an RPC would have failed with not_configured instead.
+        Reply::Failed(error) if error["error"] == "invalid_arguments" => error["message"].to_string(),
+        other => panic!("expected invalid_arguments, got {other:?}"),
     };
-    let missing = call(json!({})).await.unwrap_err();
-    assert!(missing.to_string().contains("org_id"), "{missing}");
-    let wrong_type = call(json!({"org_id": 5})).await.unwrap_err();
-    assert!(wrong_type.to_string().contains("org_id") && wrong_type.to_string().contains("string"), "{wrong_type}");
-    let unknown = call(json!({"org_id": "o", "extra": 1})).await.unwrap_err();
-    assert!(unknown.to_string().contains("extra"), "{unknown}");
-    // Each is refused locally: an RPC would have failed with not_configured instead.
-    for e in [missing, wrong_type, unknown] {
-        assert_eq!(e.code(), "invalid_arguments");
+    let missing = message(call(json!({})).await);
+    assert!(missing.contains("org_id"), "{missing}");
+    let wrong_type = message(call(json!({"org_id": 5})).await);
+    assert!(wrong_type.contains("org_id") && wrong_type.contains("string"), "{wrong_type}");
+    let unknown = message(call(json!({"org_id": "o", "extra": 1})).await);
+    assert!(unknown.contains("extra"), "{unknown}");
+}
+
+/// The policy each row must declare: a tool cannot change anything without scope targets and a
+/// read that verifies a lost write, be destructive without a preview, hand out a secret without
+/// saying so, or touch a file it does not declare.
+#[test]
+fn every_row_declares_its_policy() {
+    const SECRET_ISSUING: [&str; 6] = [
+        "viam.app.v1.LocationAuthResponse",
+        "viam.app.v1.CreateLocationSecretResponse",
+        "viam.app.v1.CreateRobotPartSecretResponse",
+        "viam.app.v1.CreateKeyResponse",
+        "viam.app.v1.CreateKeyFromExistingKeyAuthorizationsResponse",
+        "viam.app.v1.RotateKeyResponse",
+    ];
+    for (row, tool) in catalogue().rows.iter().zip(&catalogue().tools) {
+        let properties = tool.input_schema.get("properties").and_then(Value::as_object).unwrap();
+        let policy = &row.policy;
+        if row.risk == Risk::Read {
+            assert!(policy.scope.is_empty() && policy.verify.is_none(), "{}: a read declares no scope", row.name);
+        } else {
+            assert!(!policy.scope.is_empty(), "{} changes something but declares no scope targets", row.name);
+            let verify = policy.verify.and_then(|name| catalogue().get(name));
+            assert!(verify.is_some_and(|v| v.risk == Risk::Read), "{}: verify must name a read tool", row.name);
+        }
+        for name in policy.scope.iter().flat_map(|arg| arg.argument_names()) {
+            assert!(properties.contains_key(&name), "{}: the scope reads {name:?}, not in its schema", row.name);
+        }
+        if row.risk == Risk::Destructive {
+            assert!(row.op.has_preview, "{} is destructive but has no preview", row.name);
+        }
+        let issues_secret = SECRET_ISSUING.contains(&row.op.response.full_name());
+        assert_eq!(policy.hands_out.is_some(), issues_secret, "{}: hands_out does not match its response", row.name);
+        let declared: Vec<&str> = policy.files.iter().map(|f| f.argument()).collect();
+        for file_like in ["dest", "file_path"] {
+            assert_eq!(properties.contains_key(file_like), declared.contains(&file_like), "{}: {file_like}", row.name);
+        }
     }
 }
 
