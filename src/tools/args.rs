@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 /// (or an attack) and is refused before any RPC is sent.
 pub const MAX_ID_LEN: usize = 200;
 
-/// A non-empty id of at most [`MAX_ID_LEN`] bytes; anything else is refused before any RPC.
+// Anything but a non-empty id of at most MAX_ID_LEN bytes is refused before any RPC. The doc
+// line below is the schema's description of every id.
+/// A non-empty id of at most 200 characters.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[schemars(transparent)]
 pub struct Id(#[schemars(length(min = 1, max = 200))] pub String);

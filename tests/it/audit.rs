@@ -1,6 +1,7 @@
-//! The audit log through the real binary: one fsync'd JSON line per call that is not a read,
-//! with the confirmation and the gRPC status, never the server's API key, and a torn last line
-//! from a crash healed on the next start.
+//! The audit log through the real binary: for each call that is not a read, an `intent` line
+//! before its RPC and an `outcome` line after (a refused call leaves only the outcome), with the
+//! confirmation and the gRPC status, never the server's API key; a log that cannot be written
+//! refuses the call; a torn last line from a crash is healed on the next start.
 use crate::common;
 
 use common::Harness;
@@ -14,10 +15,26 @@ async fn audited(log: &Path) -> Harness {
 }
 
 /// Every line of the log, each of which must be one JSON object.
-fn entries(log: &Path) -> Vec<Value> {
+fn lines(log: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(log).unwrap();
     assert!(text.is_empty() || text.ends_with('\n'), "the last line is complete: {text:?}");
     text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"))).collect()
+}
+
+/// The outcome line of each call, in order; every call that was sent has its intent line earlier.
+fn entries(log: &Path) -> Vec<Value> {
+    let all = lines(log);
+    let outcomes: Vec<Value> = all.iter().filter(|l| l["phase"] == "outcome").cloned().collect();
+    for (i, line) in all.iter().enumerate().filter(|(_, l)| l["phase"] == "intent") {
+        let outcome = all[i..].iter().find(|l| l["phase"] == "outcome" && l["call"] == line["call"]);
+        assert!(outcome.is_some_and(|o| o["arguments"] == line["arguments"]), "no outcome for {line}");
+    }
+    outcomes
+}
+
+/// The calls that got as far as their RPC.
+fn intents(log: &Path) -> Vec<String> {
+    lines(log).iter().filter(|l| l["phase"] == "intent").map(|l| l["tool"].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
@@ -99,6 +116,8 @@ async fn refusals_and_failures_are_audited_with_their_status() {
         ]
     );
     assert!(!harness.methods().iter().any(|m| m == "DeleteRobot"));
+    // Invalid arguments and a missing confirmation stop before the RPC: no intent line.
+    assert_eq!(intents(&log), ["delete_location", "create_location", "update_robot"]);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(!text.contains(DEMO_API_KEY), "the server's API key is in the audit log");
     assert!(!harness.stderr().contains(DEMO_API_KEY));
@@ -116,11 +135,13 @@ async fn a_torn_last_line_is_healed_on_the_next_start() {
     harness.stop().await;
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(format!("{}\n", lines[0]), earlier, "earlier lines are kept");
     assert!(serde_json::from_str::<Value>(lines[1]).is_err(), "the torn line stays on its own");
-    let entry: Value = serde_json::from_str(lines[2]).unwrap();
-    assert_eq!(entry["arguments"]["name"], "after-crash");
+    for (line, phase) in lines[2..].iter().zip(["intent", "outcome"]) {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        assert_eq!((entry["phase"].as_str(), entry["arguments"]["name"].as_str()), (Some(phase), Some("after-crash")));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -129,4 +150,18 @@ async fn a_torn_last_line_is_healed_on_the_next_start() {
         harness.stop().await;
         assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600);
     }
+}
+
+/// An audit log that cannot take the intent line refuses the call: nothing is sent.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_log_that_cannot_be_written_refuses_the_call() {
+    let harness = audited(Path::new("/dev/full")).await;
+    let refused = harness.err("create_location", json!({"org_id": ids::ORG, "name": "unlogged"})).await;
+    assert_eq!(refused["error"], "local_error");
+    assert!(refused["message"].as_str().unwrap().contains("audit log"), "{refused}");
+    assert!(!harness.methods().iter().any(|m| m == "CreateLocation"), "the write was sent");
+    // Reads are not audited, so they still work.
+    harness.ok("list_organizations", json!({})).await;
+    harness.stop().await;
 }

@@ -32,21 +32,27 @@ impl Harness {
 
     /// As `start_with`, with the binary authenticating as API key `key_id`.
     pub async fn start_as(config: SandboxConfig, key_id: &str, key: &str) -> Self {
-        Self::start_session(config, &[], (), ClientLifecycleMode::Initialize, (key_id, key)).await
+        Self::start_session(config, &[], (), ClientLifecycleMode::Initialize, (key_id, key), &[]).await
+    }
+
+    /// As `start_with`, with extra environment variables for the binary (e.g. `RUST_LOG`).
+    pub async fn start_env(config: SandboxConfig, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let key = (DEMO_API_KEY_ID, DEMO_API_KEY);
+        Self::start_session(config, args, (), ClientLifecycleMode::Initialize, key, env).await
     }
 }
 
 impl<C: ClientHandler> Harness<C> {
     /// As `start_with`, with `handler` as the MCP client (elicitation, progress, …).
     pub async fn start_client(config: SandboxConfig, args: &[&str], handler: C) -> Self {
-        Self::start_session(config, args, handler, ClientLifecycleMode::Initialize, (DEMO_API_KEY_ID, DEMO_API_KEY))
-            .await
+        let key = (DEMO_API_KEY_ID, DEMO_API_KEY);
+        Self::start_session(config, args, handler, ClientLifecycleMode::Initialize, key, &[]).await
     }
 
     /// As `start_client`, on a 2026-07-28 session (no initialize; MRTR instead of elicitation).
     pub async fn start_modern(config: SandboxConfig, args: &[&str], handler: C) -> Self {
         let modern = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
-        Self::start_session(config, args, handler, modern, (DEMO_API_KEY_ID, DEMO_API_KEY)).await
+        Self::start_session(config, args, handler, modern, (DEMO_API_KEY_ID, DEMO_API_KEY), &[]).await
     }
 
     async fn start_session(
@@ -55,6 +61,7 @@ impl<C: ClientHandler> Harness<C> {
         handler: C,
         lifecycle: ClientLifecycleMode,
         (key_id, key): (&str, &str),
+        env: &[(&str, &str)],
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sandbox = sandbox::start(config, listener).await.unwrap();
@@ -66,7 +73,8 @@ impl<C: ClientHandler> Harness<C> {
                 .env("VIAM_API_KEY_ID", key_id)
                 .env("VIAM_API_KEY", key)
                 .env_remove("VIAM_LOCATION_ID")
-                .env("RUST_LOG", "debug,rmcp=warn,h2=info,tower=info,hyper_util=info");
+                .env("RUST_LOG", "debug,rmcp=warn,h2=info,tower=info,hyper_util=info")
+                .envs(env.iter().copied());
         });
         let (transport, child_stderr) = TokioChildProcess::builder(command).stderr(Stdio::piped()).spawn().unwrap();
         let stderr = Arc::new(Mutex::new(String::new()));

@@ -35,8 +35,25 @@ async fn reads_are_retried_and_writes_are_not() {
 async fn the_deadline_comes_from_timeout() {
     let slow = SandboxConfig { latency: Duration::from_millis(2500), ..SandboxConfig::default() };
     let harness = Harness::start_with(slow, &["--timeout", "1"]).await;
-    let error = harness.err("create_location", json!({"org_id": ids::ORG, "name": "late"})).await;
+    let error = harness.err("get_location", json!({"location_id": ids::LOCATION_LAB})).await;
     assert_error_code(&error, "DEADLINE_EXCEEDED");
     assert!(error["hint"].as_str().unwrap().contains("--timeout"), "{error}");
+    harness.stop().await;
+}
+
+/// A write whose answer never arrives may still have been applied: the model is told the outcome
+/// is unknown and which read tells, and nothing retries it.
+#[tokio::test]
+async fn a_write_whose_reply_is_lost_has_an_unknown_outcome() {
+    let lossy = SandboxConfig { reply_delay: Duration::from_millis(2500), ..SandboxConfig::default() };
+    let harness = Harness::start_with(lossy, &["--timeout", "1"]).await;
+    let error = harness.err("delete_robot", json!({"robot_id": ids::ROBOT_ROVER_2, "confirm": true})).await;
+    assert_error_code(&error, "outcome_unknown");
+    assert_eq!(error["verify_with"], "get_robot", "{error}");
+    assert!(error["hint"].as_str().unwrap().contains("get_robot"), "{error}");
+    // It had in fact been applied, exactly once.
+    let gone = harness.err("get_robot", json!({"robot_id": ids::ROBOT_ROVER_2})).await;
+    assert_error_code(&gone, "NOT_FOUND");
+    assert_eq!(harness.methods().iter().filter(|m| *m == "DeleteRobot").count(), 1);
     harness.stop().await;
 }

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod confirm;
 mod connection;
+mod defects;
 mod files;
 mod filters;
 mod mcp;

@@ -7,20 +7,33 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 
-const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools_list.json");
+const SNAPSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools");
 
-/// Any change to a tool's contract (name, schema, annotations, description) shows up here in
-/// review. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it mcp::`.
+/// Any change to a tool's contract (name, schema, annotations, description) shows up in review as
+/// a change to that tool's own file. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it mcp::`.
 #[tokio::test]
-async fn tools_list_matches_the_snapshot() {
+async fn tools_list_matches_the_snapshots() {
     let harness = Harness::start().await;
-    let tools = serde_json::to_value(harness.tools().await).unwrap();
-    let rendered = serde_json::to_string_pretty(&tools).unwrap() + "\n";
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(SNAPSHOT, &rendered).unwrap();
+    let tools = harness.tools().await;
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    if update {
+        let _ = std::fs::remove_dir_all(SNAPSHOTS);
+        std::fs::create_dir_all(SNAPSHOTS).unwrap();
     }
-    let expected = std::fs::read_to_string(SNAPSHOT).expect("snapshot exists; run with UPDATE_SNAPSHOTS=1");
-    assert!(rendered == expected, "tools/list changed; review and run with UPDATE_SNAPSHOTS=1");
+    let mut changed = Vec::new();
+    for tool in &tools {
+        let path = format!("{SNAPSHOTS}/{}.json", tool.name);
+        let rendered = serde_json::to_string_pretty(tool).unwrap() + "\n";
+        if update {
+            std::fs::write(&path, &rendered).unwrap();
+        }
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(rendered.as_str()) {
+            changed.push(tool.name.to_string());
+        }
+    }
+    let files = std::fs::read_dir(SNAPSHOTS).map(|dir| dir.count()).unwrap_or_default();
+    assert!(changed.is_empty(), "these tools changed; review and run with UPDATE_SNAPSHOTS=1: {changed:?}");
+    assert_eq!(files, tools.len(), "a snapshot of a tool that no longer exists; run with UPDATE_SNAPSHOTS=1");
     harness.stop().await;
 }
 
