@@ -121,7 +121,7 @@ mod tests {
         assert!(
             exposed.contains(&"list_keys") && !exposed.contains(&"rotate_key") && !exposed.contains(&"list_robots")
         );
-        assert_eq!(names(ToolFilter { toolsets: vec!["all".into()], ..Default::default() }).len(), 70);
+        assert_eq!(names(ToolFilter { toolsets: vec!["all".into()], ..Default::default() }).len(), 74);
         let safe = names(ToolFilter { no_destructive: true, ..Default::default() });
         assert!(!safe.contains(&"delete_robot") && safe.contains(&"new_robot"));
     }

@@ -135,6 +135,8 @@ enum Arg {
     Robot(&'static str),
     Part(&'static str),
     Fragment(&'static str),
+    /// `robot_part_id` or `fragment_id`, whichever is given (the config item tools take one).
+    PartOrFragment,
     RegistryItem(&'static str),
     Module(&'static str),
     Key(&'static str),
@@ -185,6 +187,7 @@ fn rule(tool: &str) -> Option<&'static [Arg]> {
         // Moving a machine: both where it is and where it goes must be inside.
         "update_robot" => &[Robot("robot_id"), DefaultLocation],
         "update_fragment" | "delete_fragment" => &[Fragment("fragment_id")],
+        "add_config_item" | "update_config_item" | "remove_config_item" => &[PartOrFragment],
         "add_role" | "remove_role" => &[Role { org: "org_id", prefix: "" }],
         "change_role" => {
             &[Role { org: "organization_id", prefix: "old_" }, Role { org: "organization_id", prefix: "new_" }]
@@ -257,6 +260,14 @@ fn claims(
             Arg::Robot(name) => out.push(plain(Target::Robot(required(arguments, name)?))),
             Arg::Part(name) => out.push(plain(Target::Part(required(arguments, name)?))),
             Arg::Fragment(name) => out.push(plain(Target::Fragment(required(arguments, name)?))),
+            Arg::PartOrFragment => {
+                let target = match (text(arguments, "robot_part_id"), text(arguments, "fragment_id")) {
+                    (Some(part), None) => Target::Part(part.into()),
+                    (None, Some(fragment)) => Target::Fragment(fragment.into()),
+                    _ => return Err(ToolError::invalid("robot_part_id, fragment_id: give exactly one of them")),
+                };
+                out.push(plain(target));
+            }
             Arg::RegistryItem(name) => out.push(plain(Target::RegistryItem(required(arguments, name)?))),
             Arg::Module(name) => out.push(plain(Target::Module(required(arguments, name)?))),
             Arg::Key(name) => out.push(plain(Target::Key(required(arguments, name)?))),
@@ -429,6 +440,7 @@ mod tests {
             match arg {
                 Arg::NewOrganization => {}
                 Arg::DefaultLocation => names.push("location_id".into()),
+                Arg::PartOrFragment => names.extend(["robot_part_id".into(), "fragment_id".into()]),
                 Arg::NewLocation => names.extend(["org_id".into(), "parent_location_id".into()]),
                 Arg::Org(n)
                 | Arg::Location(n)

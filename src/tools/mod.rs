@@ -3,6 +3,7 @@
 //! request). Annotations, the `confirm` gate and output schemas are all derived here, once.
 mod access;
 pub mod args;
+mod config_items;
 mod fragments;
 mod keys;
 mod locations;
@@ -321,10 +322,11 @@ pub struct Catalogue {
 
 pub fn catalogue() -> &'static Catalogue {
     static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
-        let domains: [(Toolset, DomainRows); 8] = [
+        let domains: [(Toolset, DomainRows); 9] = [
             (Toolset::Organizations, organizations::rows),
             (Toolset::Locations, locations::rows),
             (Toolset::Machines, machines::rows),
+            (Toolset::Machines, config_items::rows),
             (Toolset::Logs, logs::rows),
             (Toolset::Fragments, fragments::rows),
             (Toolset::Access, access::rows),
