@@ -355,10 +355,39 @@ struct AddArgs {
     kind: String,
     /// The new item: a JSON object (components and services need name, api or type, and model;
     /// modules need name and module_id or executable_path); for fragments, the fragment id.
-    item: Value,
+    item: Item,
     /// true = only show what would change; nothing is written.
     #[serde(default)]
     dry_run: bool,
+}
+
+/// A new item: a JSON object, or a string (a fragment id).
+#[derive(Debug, Clone)]
+struct Item(Value);
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            item @ (Value::Object(_) | Value::String(_)) => Ok(Self(item)),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a JSON object, or for fragments the fragment id as a string; got {other}"
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for Item {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Item".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": ["object", "string"]})
+    }
 }
 
 fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
@@ -366,13 +395,13 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
         let mut problems = Vec::new();
         let target = Target::from_args(&a.robot_part_id, &a.fragment_id, &mut problems);
         non_empty("kind", &a.kind, &mut problems);
-        let shape = edit::shape_problems(&a.kind, &a.item);
+        let shape = edit::shape_problems(&a.kind, &a.item.0);
         if !shape.is_empty() {
             problems.push(format!("item: {}", shape.join("; ")));
         }
         let Some(target) = target.filter(|_| problems.is_empty()) else { return Err(invalid(problems)) };
         if a.kind == "fragments" {
-            let id = edit::name_of("fragments", &a.item).unwrap_or_default().to_string();
+            let id = edit::name_of("fragments", &a.item.0).unwrap_or_default().to_string();
             let request = app::GetFragmentRequest { id: id.clone(), ..Default::default() };
             match cx.app.conn.unary(request, Retry::OnUnavailable).await {
                 Err(ToolError::Grpc { code: tonic::Code::NotFound, .. }) => {
@@ -383,7 +412,7 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
                 other => other?,
             };
         }
-        edit_item(&cx, &target, &a.kind, Change::Add(a.item), a.dry_run).await
+        edit_item(&cx, &target, &a.kind, Change::Add(a.item.0), a.dry_run).await
     })
 }
 
