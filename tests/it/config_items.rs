@@ -305,3 +305,20 @@ async fn whole_config_previews_name_items_by_kind_and_name() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_whole_config_over_the_budget_comes_back_as_item_names() {
+    let h = Harness::start().await;
+    let big = json!({"components": [{"name": "blob", "type": "generic", "model": "fake",
+                                     "attributes": {"data": "x".repeat(20_000)}}], "fragments": [ids::FRAGMENT]});
+    let update = json!({"robot_part_id": ids::PART_BENCH_MAIN, "name": "test-bench-main",
+                        "robot_config_json": big.to_string(), "confirm": true});
+    h.ok("update_robot_part", update).await;
+    let out = h.ok("get_config_items", json!({"robot_part_id": ids::PART_BENCH_MAIN})).await;
+    assert_eq!(out.get("config"), None);
+    assert_eq!(out["names"], json!({"components": ["blob"], "fragments": [ids::FRAGMENT]}));
+    assert!(out.to_string().len() < 1024, "{out}");
+    let one = h.ok("get_config_items", json!({"robot_part_id": ids::PART_BENCH_MAIN, "name": "blob"})).await;
+    assert_eq!(one["items"]["components"][0]["attributes"]["data"].as_str().unwrap().len(), 20_000);
+    h.stop().await;
+}
