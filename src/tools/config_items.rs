@@ -257,10 +257,10 @@ fn invalid(problems: Vec<String>) -> ToolError {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetArgs {
-    /// The part whose config to read (get_robot_parts shows them). Give this or fragment_id.
+    /// The part's id (get_robot_parts shows them); or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment whose config to read (list_fragments shows them). Give this or robot_part_id.
+    /// The fragment's id (list_fragments shows them); or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// Only items of this kind: components, services, modules, processes, remotes, packages,
@@ -344,10 +344,10 @@ fn names(config: &Config) -> Result<Value, ToolError> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AddArgs {
-    /// The part whose config to change (get_robot_parts shows them). Give this or fragment_id.
+    /// The part's id (get_robot_parts shows them); or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment whose config to change (list_fragments shows them). Give this or robot_part_id.
+    /// The fragment's id (list_fragments shows them); or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// components, services, modules, processes, remotes, packages, fragments, or another list
@@ -356,7 +356,7 @@ struct AddArgs {
     /// The new item: a JSON object (components and services need name, api or type, and model;
     /// modules need name and module_id or executable_path); for fragments, the fragment id.
     item: Item,
-    /// true = only show what would change; nothing is written.
+    /// true = show the change, write nothing.
     #[serde(default)]
     dry_run: bool,
 }
@@ -419,10 +419,10 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateArgs {
-    /// The part whose config to change (get_robot_parts shows them). Give this or fragment_id.
+    /// The part's id (get_robot_parts shows them); or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment whose config to change (list_fragments shows them). Give this or robot_part_id.
+    /// The fragment's id (list_fragments shows them); or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// The item's kind, e.g. components.
@@ -432,7 +432,7 @@ struct UpdateArgs {
     /// An RFC 7386 JSON merge patch for the item: {"attributes": {"pin": "12"}} changes one
     /// attribute, a null value removes a key, {"name": "new"} renames it.
     patch: Map<String, Value>,
-    /// true = only show what would change; nothing is written.
+    /// true = show the change, write nothing.
     #[serde(default)]
     dry_run: bool,
 }
@@ -455,17 +455,17 @@ fn update_config_item(cx: Arc<CallContext>, a: UpdateArgs) -> BoxFuture<ToolResu
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RemoveArgs {
-    /// The part whose config to change (get_robot_parts shows them). Give this or fragment_id.
+    /// The part's id (get_robot_parts shows them); or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment whose config to change (list_fragments shows them). Give this or robot_part_id.
+    /// The fragment's id (list_fragments shows them); or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// The item's kind, e.g. components.
     kind: String,
     /// The item's name (for fragments: the fragment id; for processes: the id).
     name: String,
-    /// true = only show what would change; nothing is written and no confirmation is needed.
+    /// true = show the change, write nothing (no confirmation needed).
     #[serde(default)]
     dry_run: bool,
 }
