@@ -140,6 +140,11 @@ pub struct RowPolicy {
     pub files: &'static [FileArg],
     /// The read tool that tells whether a write whose reply was lost took effect.
     pub verify: Option<&'static str>,
+    /// The result (and preview) carries config items outside any response message: secrets in
+    /// it are redacted by key name throughout.
+    pub configs: bool,
+    /// The tool takes `dry_run`, and a dry run sends no write: it needs no confirmation.
+    pub dry_run: bool,
 }
 
 /// How a scope rule finds one target in the arguments (argument names as in the schema; `a.b`
@@ -158,6 +163,8 @@ pub enum ScopeArg {
     Robot(&'static str),
     Part(&'static str),
     Fragment(&'static str),
+    /// `robot_part_id` or `fragment_id`, whichever is given (the config item tools take one).
+    PartOrFragment,
     RegistryItem(&'static str),
     Module(&'static str),
     Key(&'static str),
@@ -180,6 +187,7 @@ impl ScopeArg {
             ScopeArg::NewOrganization => Vec::new(),
             ScopeArg::DefaultLocation => vec!["location_id".into()],
             ScopeArg::NewLocation => vec!["org_id".into(), "parent_location_id".into()],
+            ScopeArg::PartOrFragment => vec!["robot_part_id".into(), "fragment_id".into()],
             ScopeArg::Org(n)
             | ScopeArg::Location(n)
             | ScopeArg::MaybeLocation(n)

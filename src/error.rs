@@ -21,6 +21,9 @@ pub enum ToolError {
     InputRequired(Box<rmcp::model::InputRequiredResult>),
     /// The target resolves outside the pinned `--org` / `--location` scope; nothing was sent.
     OutOfScope { message: String },
+    /// Refused because of what the target holds now (`conflict`, `already_exists`); `detail`
+    /// shows it, so the model can redo the call in one step. Nothing was changed.
+    Refused { code: &'static str, message: String, detail: serde_json::Map<String, Value> },
     /// No API key is configured.
     NotConfigured { message: String },
     /// The client cancelled the call before anything was sent.
@@ -55,6 +58,7 @@ impl ToolError {
             Self::InvalidRequestState { .. } => "invalid_request_state".into(),
             Self::InputRequired(_) => "input_required".into(),
             Self::OutOfScope { .. } => "out_of_scope".into(),
+            Self::Refused { code, .. } => (*code).into(),
             Self::NotConfigured { .. } => "not_configured".into(),
             Self::Cancelled => "cancelled".into(),
             Self::OutcomeUnknown { .. } => "outcome_unknown".into(),
@@ -83,6 +87,11 @@ impl ToolError {
                 ));
                 if let Some(tool) = verify {
                     out["verify_with"] = json!(tool);
+                }
+            }
+            Self::Refused { detail, .. } => {
+                if let Value::Object(out) = &mut out {
+                    out.extend(detail.clone());
                 }
             }
             _ => {}
@@ -143,7 +152,8 @@ impl fmt::Display for ToolError {
             Self::NotConfigured { message }
             | Self::Local { message }
             | Self::InvalidRequestState { message }
-            | Self::OutOfScope { message } => f.write_str(message),
+            | Self::OutOfScope { message }
+            | Self::Refused { message, .. } => f.write_str(message),
             Self::Grpc { code, message, .. } => write!(f, "{}: {message}", grpc_code_name(*code)),
         }
     }

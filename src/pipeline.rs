@@ -82,6 +82,9 @@ impl Fleet {
             Err(error) => {
                 tracing::info!(tool = row.name, error = %error.code(), "tool call failed");
                 let mut shown = error.to_json();
+                if row.policy.configs && !self.policy.show_secrets {
+                    redact::redact_config_items(&mut shown);
+                }
                 self.hide_own_key(&mut shown);
                 Reply::Failed(shown)
             }
@@ -97,6 +100,9 @@ impl Fleet {
     fn protect_secrets(&self, row: &ToolRow, mut value: Value) -> ToolResult {
         if !self.policy.show_secrets {
             redact::redact_result(&row.op.response, row.policy.hands_out, &mut value);
+            if row.policy.configs {
+                redact::redact_config_items(&mut value);
+            }
         }
         self.hide_own_key(&mut value);
         match (&self.policy.secrets_dir, row.policy.hands_out) {
@@ -153,7 +159,8 @@ impl Stages<'_> {
         if row.risk != Risk::Read && !policy.scope.is_unrestricted() {
             policy.scope.check(&fleet.app, row.name, row.policy.scope, &arguments).await?;
         }
-        if row.risk == Risk::Destructive {
+        let dry_run = row.policy.dry_run && arguments.get("dry_run") == Some(&Value::Bool(true));
+        if row.risk == Risk::Destructive && !dry_run {
             let app = fleet.app.clone();
             let preview = || -> BoxFuture<ToolResult> {
                 let Some(read) = prepared.preview(app.clone()) else {
@@ -161,8 +168,13 @@ impl Stages<'_> {
                     return Box::pin(async move { Err(ToolError::local(format!("{name} has no preview"))) });
                 };
                 let own_key = app.conn.api_key().map(|k| k.key.clone());
+                let configs = row.policy.configs;
                 Box::pin(async move {
                     let mut shown = read.await?;
+                    // A preview never shows a secret, whatever --show-secrets says.
+                    if configs {
+                        redact::redact_config_items(&mut shown);
+                    }
                     if let Some(key) = own_key {
                         redact::hide_own_key(&mut shown, &key);
                     }

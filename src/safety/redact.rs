@@ -248,6 +248,12 @@ fn redact_configs(message: &MessageDescriptor, object: &mut Map<String, Value>) 
     }
 }
 
+/// Redacts, by key name at any depth, a value made of config items (the config item tools'
+/// results and previews, which follow no response message).
+pub fn redact_config_items(value: &mut Value) {
+    redact_config(value);
+}
+
 /// Replaces the value of every secret-named key, at any depth; says whether anything was.
 fn redact_config(value: &mut Value) -> bool {
     // Every element is visited: no short-circuit once something was redacted.
@@ -291,7 +297,7 @@ fn redact_argument_tree(value: &mut Value) {
         Value::Object(object) => {
             for (name, v) in object.iter_mut() {
                 match name.as_str() {
-                    "config" | "robot_config" | "fragment_variables" => {
+                    "config" | "robot_config" | "fragment_variables" | "item" | "patch" => {
                         redact_config(v);
                     }
                     "file_base64" => {

@@ -177,6 +177,14 @@ fn claims(
             Arg::Robot(name) => out.push(plain(Target::Robot(required(arguments, name)?))),
             Arg::Part(name) => out.push(plain(Target::Part(required(arguments, name)?))),
             Arg::Fragment(name) => out.push(plain(Target::Fragment(required(arguments, name)?))),
+            Arg::PartOrFragment => {
+                let target = match (text(arguments, "robot_part_id"), text(arguments, "fragment_id")) {
+                    (Some(part), None) => Target::Part(part.into()),
+                    (None, Some(fragment)) => Target::Fragment(fragment.into()),
+                    _ => return Err(ToolError::invalid("robot_part_id, fragment_id: give exactly one of them")),
+                };
+                out.push(plain(target));
+            }
             Arg::RegistryItem(name) => out.push(plain(Target::RegistryItem(required(arguments, name)?))),
             Arg::Module(name) => out.push(plain(Target::Module(required(arguments, name)?))),
             Arg::Key(name) => out.push(plain(Target::Key(required(arguments, name)?))),

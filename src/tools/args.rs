@@ -277,32 +277,6 @@ pub fn role_authorization(
     }
 }
 
-/// The top-level keys a config change would add, remove or change, for confirmation previews:
-/// `{"added": [..], "removed": [..], "changed": [..]}`. A non-object counts as empty.
-pub(super) fn config_key_changes(current: &Value, proposed: &Value) -> Value {
-    let empty = Map::new();
-    let current = current.as_object().unwrap_or(&empty);
-    let proposed = proposed.as_object().unwrap_or(&empty);
-    let added: Vec<&String> = proposed.keys().filter(|k| !current.contains_key(*k)).collect();
-    let removed: Vec<&String> = current.keys().filter(|k| !proposed.contains_key(*k)).collect();
-    let changed: Vec<&String> =
-        proposed.iter().filter(|(k, v)| current.get(*k).is_some_and(|c| !same_json(c, v))).map(|(k, _)| k).collect();
-    serde_json::json!({"added": added, "removed": removed, "changed": changed})
-}
-
-/// JSON equality that ignores how a number is written: the service stores every number as a
-/// double, so `1` and `1.0` are the same value.
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,17 +312,5 @@ mod tests {
         let s = to_struct(json!({"n": 1, "l": [true, null], "o": {"s": "x"}}).as_object().unwrap());
         assert_eq!(s.fields["n"].kind, Some(prost_types::value::Kind::NumberValue(1.0)));
         assert!(config_struct(Some(&Map::new())).is_none());
-    }
-
-    #[test]
-    fn config_key_changes_lists_top_level_keys_and_ignores_number_form() {
-        let current = json!({"components": [{"n": 1}], "services": [], "modules": []});
-        let proposed = json!({"components": [{"n": 1.0}], "services": [{"name": "s"}], "network": {}});
-        assert_eq!(
-            config_key_changes(&current, &proposed),
-            json!({"added": ["network"], "removed": ["modules"], "changed": ["services"]})
-        );
-        let everything = json!({"added": [], "removed": ["components", "modules", "services"], "changed": []});
-        assert_eq!(config_key_changes(&current, &Value::Null), everything);
     }
 }

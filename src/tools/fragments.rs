@@ -1,5 +1,6 @@
 //! Fragments: reusable config pieces shared by machines.
-use super::args::{FragmentVisibility, Id, Time, config_key_changes, config_struct, within_opt};
+use super::args::{FragmentVisibility, Id, Time, config_struct, within_opt};
+use super::config_items::config_changes;
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg::*;
 use crate::connection::Retry;
@@ -193,7 +194,7 @@ fn update_fragment_preview(app: Arc<App>, a: UpdateFragmentArgs) -> BoxFuture<To
             preview["name"] = json!({"from": fragment.name, "to": a.name});
         }
         preview["config"] = match a.config.filter(|c| !c.is_empty()) {
-            Some(config) => config_key_changes(&current["fragment"], &Value::Object(config)),
+            Some(config) => config_changes(&current["fragment"], &Value::Object(config)),
             None => json!("not sent"),
         };
         if let Some(visibility) = a.visibility {

@@ -1,5 +1,6 @@
 //! Machines (robots) and their parts: configs, secrets, the main part and restarts.
-use super::args::{Id, Time, config_key_changes, config_struct, within, within_opt};
+use super::args::{Id, Time, config_struct, within, within_opt};
+use super::config_items::config_changes;
 use super::locations::{DefaultLocationArgs, secret_preview};
 use super::organizations::OrgArgs;
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
@@ -346,7 +347,7 @@ fn update_robot_part_preview(app: Arc<App>, a: UpdatePartArgs) -> BoxFuture<Tool
             Some(proposed) => {
                 let current =
                     serde_json::from_str::<Value>(&config_json).unwrap_or_else(|_| part_json["robot_config"].clone());
-                config_key_changes(&current, &proposed)
+                config_changes(&current, &proposed)
             }
             None => json!("not sent: the config stays as it is"),
         };

@@ -6,6 +6,7 @@
 //! call goes through is in `pipeline`.
 mod access;
 pub mod args;
+mod config_items;
 mod fragments;
 mod keys;
 mod locations;
@@ -270,6 +271,18 @@ impl Row {
         self.policy.files = files;
         self
     }
+
+    /// The tool takes `dry_run`, which sends no write.
+    pub fn dry_run(mut self) -> Self {
+        self.policy.dry_run = true;
+        self
+    }
+
+    /// The result carries config items, to be redacted by key name throughout.
+    pub fn configs(mut self) -> Self {
+        self.policy.configs = true;
+        self
+    }
 }
 
 /// The text up to the first full stop that ends a sentence (or the first line).
@@ -291,10 +304,11 @@ pub struct Catalogue {
 
 pub fn catalogue() -> &'static Catalogue {
     static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
-        let domains: [(Toolset, DomainRows); 8] = [
+        let domains: [(Toolset, DomainRows); 9] = [
             (Toolset::Organizations, organizations::rows),
             (Toolset::Locations, locations::rows),
             (Toolset::Machines, machines::rows),
+            (Toolset::Machines, config_items::rows),
             (Toolset::Logs, logs::rows),
             (Toolset::Fragments, fragments::rows),
             (Toolset::Access, access::rows),

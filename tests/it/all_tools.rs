@@ -1,4 +1,4 @@
-//! Every one of the 70 tools, called through the real binary over stdio against the sandbox, in
+//! Every tool, called through the real binary over stdio against the sandbox, in
 //! one scenario that discovers ids as a person would; each result is validated against the tool's
 //! outputSchema, and the whole catalogue must have been exercised.
 use crate::common;
@@ -33,7 +33,7 @@ fn s(v: &Value) -> String {
 async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
     let harness = Harness::start().await;
     let tools = harness.tools().await;
-    assert_eq!(tools.len(), 70);
+    assert_eq!(tools.len(), 74);
     let schemas = tools
         .iter()
         .map(|t| {
@@ -127,6 +127,16 @@ async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
         )
         .await;
     assert_eq!(updated["part"]["robot_config"], json!({"components": []}));
+    // Config items, on the new part.
+    let component = json!({"name": "cam", "type": "camera", "model": "webcam"});
+    x.call("add_config_item", json!({"robot_part_id": aux, "kind": "components", "item": component})).await;
+    let patch = json!({"attributes": {"video_path": "/dev/video0"}});
+    x.call("update_config_item", json!({"robot_part_id": aux, "kind": "components", "name": "cam", "patch": patch}))
+        .await;
+    let items = x.call("get_config_items", json!({"robot_part_id": aux, "kind": "components"})).await;
+    assert_eq!(items["items"]["components"][0]["attributes"]["video_path"], json!("/dev/video0"));
+    x.call("remove_config_item", json!({"robot_part_id": aux, "kind": "components", "name": "cam", "confirm": true}))
+        .await;
     x.call("mark_part_as_main", json!({"robot_part_id": aux})).await;
     x.call("mark_part_for_restart", json!({"robot_part_id": aux, "confirm": true})).await;
     let with_secret = x.call("create_robot_part_secret", json!({"robot_part_id": aux})).await;

@@ -4,6 +4,7 @@ mod all_tools;
 mod audit;
 mod cli;
 mod common;
+mod config_items;
 mod confirm;
 mod connection;
 mod defects;

@@ -106,7 +106,7 @@ fn grant(resource_type: &str, id: &str) -> Value {
 /// (name, JSON pointer): an id of a result that later arguments use as `"$name"`.
 type Capture = (&'static str, &'static str);
 
-/// All 70 tools with valid arguments, in an order where each finds what it needs. Reads and
+/// Every tool with valid arguments, in an order where each finds what it needs. Reads and
 /// changes of seeded things come first where they carry seeded secrets.
 fn calls() -> Vec<(&'static str, Value, Option<Capture>)> {
     let (org, warehouse, lab) = (ids::ORG, ids::LOCATION_WAREHOUSE, ids::LOCATION_LAB);
@@ -165,6 +165,24 @@ fn calls() -> Vec<(&'static str, Value, Option<Capture>)> {
             "update_robot_part",
             json!({"robot_part_id": ids::PART_ROVER_1_LIDAR, "name": "rover-1-lidar",
                 "robot_config": {"components": []}, "confirm": true}),
+            None,
+        ),
+        ("get_config_items", json!({"robot_part_id": ids::PART_ROVER_1_MAIN}), None),
+        (
+            "add_config_item",
+            json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "kind": "services",
+                "item": {"name": "nav", "api": "rdk:service:navigation", "model": "builtin"}}),
+            None,
+        ),
+        (
+            "update_config_item",
+            json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "kind": "services", "name": "nav",
+                "patch": {"attributes": {"store": {"type": "memory"}}}}),
+            None,
+        ),
+        (
+            "remove_config_item",
+            json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "kind": "services", "name": "nav", "confirm": true}),
             None,
         ),
         ("new_robot", json!({"name": "test-bot", "location_id": "$site"}), Some(("bot", "/id"))),
@@ -303,7 +321,7 @@ async fn no_tool_returns_a_seeded_secret_unless_it_hands_it_out() {
     }
     assert_eq!(handed_out, BTreeSet::from(["location_auth"]), "location_auth hands out the Warehouse secret");
     let all: BTreeSet<String> = harness.tools().await.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(all.len(), 70);
+    assert_eq!(all.len(), 74);
     let missed: Vec<_> = all.difference(&called).collect();
     assert!(missed.is_empty(), "tools never called: {missed:?}");
 
