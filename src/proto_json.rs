@@ -28,6 +28,25 @@ pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Value {
         .expect("proto3 JSON serialization of a valid message")
 }
 
+/// Converts a JSON object to a `google.protobuf.Struct` as the SDK's `dict_to_struct` does:
+/// every number becomes a double.
+pub fn to_struct(object: &Map<String, Value>) -> prost_types::Struct {
+    prost_types::Struct { fields: object.iter().map(|(k, v)| (k.clone(), to_value(v))).collect() }
+}
+
+fn to_value(value: &Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(*b),
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Value::String(s) => Kind::StringValue(s.clone()),
+        Value::Array(items) => Kind::ListValue(prost_types::ListValue { values: items.iter().map(to_value).collect() }),
+        Value::Object(object) => Kind::StructValue(to_struct(object)),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
 /// The JSON Schema of `to_json`'s output for a message: its fields, one level deep.
 pub fn object_schema(message: &MessageDescriptor) -> Map<String, Value> {
     let properties: Map<String, Value> =

@@ -1,6 +1,7 @@
 //! Argument shapes shared by many tools, defined once: ids, timestamps, config objects, the
 //! lowercase enum strings of the Python SDK, and the proto messages tools take as JSON objects.
 use crate::proto::viam::app::v1 as app;
+pub use crate::proto_json::to_struct;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -30,6 +31,48 @@ impl<'de> Deserialize<'de> for Id {
         }
         Ok(Self(id))
     }
+}
+
+/// The arguments of the many tools that take only an organization.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgArgs {
+    /// The organization's id (list_organizations shows them).
+    pub org_id: Id,
+}
+
+/// The arguments of the tools that take only a location.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationArgs {
+    /// The location's id (list_locations shows them).
+    pub location_id: Id,
+}
+
+/// A location that falls back to the configured default.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultLocationArgs {
+    /// The location's id; omitted = the server's configured location (--location-id /
+    /// VIAM_LOCATION_ID).
+    #[serde(default)]
+    pub location_id: Option<Id>,
+}
+
+/// The arguments of the tools that take only a machine.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RobotArgs {
+    /// The machine's id (list_robots shows them).
+    pub robot_id: Id,
+}
+
+/// The arguments of the tools that take only a machine part.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartArgs {
+    /// The part's id (get_robot_parts shows them).
+    pub robot_part_id: Id,
 }
 
 /// Deserializes an integer argument that sizes work or output, refusing it outside `MIN..=MAX`
@@ -119,25 +162,6 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
-/// Converts a JSON object to a `google.protobuf.Struct` as the SDK's `dict_to_struct` does:
-/// every number becomes a double.
-pub fn to_struct(object: &Map<String, Value>) -> prost_types::Struct {
-    prost_types::Struct { fields: object.iter().map(|(k, v)| (k.clone(), to_value(v))).collect() }
-}
-
-fn to_value(value: &Value) -> prost_types::Value {
-    use prost_types::value::Kind;
-    let kind = match value {
-        Value::Null => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(*b),
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(items) => Kind::ListValue(prost_types::ListValue { values: items.iter().map(to_value).collect() }),
-        Value::Object(object) => Kind::StructValue(to_struct(object)),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
-
 /// A config object sent only when it has keys, as the SDK sends only truthy dicts.
 pub fn config_struct(config: Option<&Map<String, Value>>) -> Option<prost_types::Struct> {
     config.filter(|c| !c.is_empty()).map(to_struct)
@@ -146,7 +170,18 @@ pub fn config_struct(config: Option<&Map<String, Value>>) -> Option<prost_types:
 /// Defines an argument enum: lowercase names as in the Python docs, the proto enum names accepted
 /// as aliases, and the value sent on the wire.
 macro_rules! arg_enum {
+    // Sent as a proto enum value.
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $lower:literal | $proto:literal => $value:expr),+ $(,)? }) => {
+        arg_enum!($(#[$meta])* $name { $($variant = $lower | $proto),+ });
+
+        impl $name {
+            pub fn to_proto(self) -> i32 {
+                match self { $(Self::$variant => $value as i32),+ }
+            }
+        }
+    };
+    // Sent as its lowercase name.
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $lower:literal | $proto:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         pub enum $name {
@@ -154,10 +189,6 @@ macro_rules! arg_enum {
         }
 
         impl $name {
-            pub fn to_proto(self) -> i32 {
-                match self { $(Self::$variant => $value as i32),+ }
-            }
-
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $lower),+ }
             }
@@ -168,17 +199,17 @@ macro_rules! arg_enum {
 arg_enum! {
     /// A role: `owner` or `operator`.
     Role {
-        Owner = "owner" | "OWNER" => 0,
-        Operator = "operator" | "OPERATOR" => 0,
+        Owner = "owner" | "OWNER",
+        Operator = "operator" | "OPERATOR",
     }
 }
 
 arg_enum! {
     /// The kind of resource a role applies to.
     ResourceType {
-        Organization = "organization" | "ORGANIZATION" => 0,
-        Location = "location" | "LOCATION" => 0,
-        Robot = "robot" | "ROBOT" => 0,
+        Organization = "organization" | "ORGANIZATION",
+        Location = "location" | "LOCATION",
+        Robot = "robot" | "ROBOT",
     }
 }
 

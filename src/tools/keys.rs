@@ -1,6 +1,5 @@
 //! API keys: creating, listing, rotating and deleting them.
-use super::args::{Id, ResourceType, Role, role_authorization};
-use super::organizations::OrgArgs;
+use super::args::{Id, OrgArgs, ResourceType, RobotArgs, Role, role_authorization};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg::*;
 use crate::call::{HandsOut, SecretOwner};
@@ -102,13 +101,6 @@ fn rotate_key(a: KeyArgs, _: &App) -> Result<app::RotateKeyRequest, ToolError> {
 
 fn list_keys(a: OrgArgs, _: &App) -> Result<app::ListKeysRequest, ToolError> {
     Ok(app::ListKeysRequest { org_id: a.org_id.into() })
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct RobotArgs {
-    /// The machine's id (list_robots shows them).
-    robot_id: Id,
 }
 
 fn get_robot_api_keys(a: RobotArgs, _: &App) -> Result<app::GetRobotApiKeysRequest, ToolError> {

@@ -1,7 +1,6 @@
 //! Locations: the folders machines live in, their sharing between organizations and their
 //! secrets.
-use super::args::Id;
-use super::organizations::OrgArgs;
+use super::args::{DefaultLocationArgs, Id, LocationArgs, OrgArgs};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg::*;
 use crate::call::{HandsOut, SecretOwner};
@@ -44,22 +43,6 @@ pub(super) fn rows() -> Vec<Row> {
         .scope(&[DefaultLocation])
         .verify("location_auth"),
     ]
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LocationArgs {
-    /// The location's id (list_locations shows them).
-    pub location_id: Id,
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DefaultLocationArgs {
-    /// The location's id; omitted = the server's configured location (--location-id /
-    /// VIAM_LOCATION_ID).
-    #[serde(default)]
-    pub location_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -1,8 +1,7 @@
 //! Machines (robots) and their parts: configs, secrets, the main part and restarts.
-use super::args::{Id, Time, config_struct, within, within_opt};
+use super::args::{DefaultLocationArgs, Id, OrgArgs, PartArgs, RobotArgs, Time, config_struct, within, within_opt};
 use super::config_items::config_changes;
-use super::locations::{DefaultLocationArgs, secret_preview};
-use super::organizations::OrgArgs;
+use super::locations::secret_preview;
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
 use crate::call::FileArg;
 use crate::call::ScopeArg::*;
@@ -62,20 +61,6 @@ pub(super) fn rows() -> Vec<Row> {
             .scope(&[Robot("robot_id")])
             .verify("get_robot"),
     ]
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct RobotArgs {
-    /// The machine's id (list_robots shows them).
-    robot_id: Id,
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct PartArgs {
-    /// The part's id (get_robot_parts shows them).
-    robot_part_id: Id,
 }
 
 fn get_robot(a: RobotArgs, _: &App) -> Result<app::GetRobotRequest, ToolError> {

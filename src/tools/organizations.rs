@@ -1,6 +1,5 @@
 //! Organizations, their members and invites.
-use super::args::{Authorization, Id};
-use super::locations::LocationArgs;
+use super::args::{Authorization, Id, LocationArgs, OrgArgs};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg::*;
 use crate::connection::Retry;
@@ -153,13 +152,6 @@ struct NameArgs {
 struct UserArgs {
     /// The user's id (get_user_id_by_email finds it).
     user_id: Id,
-}
-
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct OrgArgs {
-    /// The organization's id (list_organizations shows them).
-    pub org_id: Id,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

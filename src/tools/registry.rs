@@ -1,6 +1,5 @@
 //! The registry: items (modules, ML models, training scripts, archives) and modules.
-use super::args::{Id, PackageType, RegistryItemStatus, Visibility};
-use super::organizations::OrgArgs;
+use super::args::{Id, OrgArgs, PackageType, RegistryItemStatus, Visibility};
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
 use crate::call::FileArg;
 use crate::call::ScopeArg::*;

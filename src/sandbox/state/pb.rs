@@ -51,11 +51,5 @@ pub fn struct_to_json(value: &prost_types::Struct) -> serde_json::Value {
 
 /// A JSON object as a `Struct`; anything else is an error message.
 pub fn json_to_struct(value: serde_json::Value) -> Result<prost_types::Struct, String> {
-    if !value.is_object() {
-        return Err("a JSON object is required".into());
-    }
-    DynamicMessage::deserialize(descriptor(STRUCT), value)
-        .map_err(|e| e.to_string())?
-        .transcode_to()
-        .map_err(|e| e.to_string())
+    value.as_object().map(crate::proto_json::to_struct).ok_or_else(|| "a JSON object is required".into())
 }
