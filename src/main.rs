@@ -12,6 +12,7 @@ use viam_fleet_mcp::call::App;
 use viam_fleet_mcp::connection::{ApiKey, Connection, ConnectionConfig, DEFAULT_APP_URL};
 use viam_fleet_mcp::pipeline::{Call, Fleet, Reply};
 use viam_fleet_mcp::safety::audit::AuditLog;
+use viam_fleet_mcp::safety::confirm::Confirmations;
 use viam_fleet_mcp::safety::files::FileAccess;
 use viam_fleet_mcp::safety::filter::ToolFilter;
 use viam_fleet_mcp::safety::scope::Scope;
@@ -111,10 +112,15 @@ struct Options {
     /// Only allow changes inside this location (repeatable).
     #[arg(long = "location", global = true)]
     locations: Vec<String>,
-    /// Log each call's arguments and result, redacted, at debug level. Without it, no request or
-    /// response payload is logged at any level.
+    /// Log each call's arguments and result, redacted. Without it, no request or response payload
+    /// is logged at any level.
     #[arg(long, global = true)]
     log_payloads: bool,
+    /// A file holding the key that seals confirmation states (at least 32 characters), so that
+    /// replicas sharing it accept each other's. The environment's VIAM_MCP_STATE_KEY is the key
+    /// itself. Without either, each process has its own random key.
+    #[arg(long, global = true)]
+    state_key_file: Option<PathBuf>,
 }
 
 impl Options {
@@ -129,8 +135,13 @@ impl Options {
             // Checked now: a missing directory found after a key was created would lose the key.
             anyhow::ensure!(dir.is_dir(), "--secrets-dir {} is not an existing directory", dir.display());
         }
+        let confirmations = match self.state_key()? {
+            Some(key) => Confirmations::with_key(key).map_err(anyhow::Error::msg)?,
+            None => Confirmations::default(),
+        };
         Ok(Policy {
             confirm: self.confirm,
+            confirmations,
             show_secrets: self.show_secrets,
             secrets_dir: self.secrets_dir.clone(),
             audit,
@@ -139,6 +150,19 @@ impl Options {
             log_payloads: self.log_payloads,
             ..Policy::default()
         })
+    }
+
+    /// The shared sealing key, from --state-key-file or VIAM_MCP_STATE_KEY.
+    fn state_key(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        let key = match (&self.state_key_file, std::env::var("VIAM_MCP_STATE_KEY")) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --state-key-file {}", path.display()))?,
+            (None, Ok(key)) => key,
+            (None, Err(_)) => return Ok(None),
+        };
+        let key = key.trim();
+        anyhow::ensure!(key.len() >= 32, "the state key must be at least 32 characters (try `openssl rand -hex 32`)");
+        Ok(Some(key.as_bytes().to_vec()))
     }
 
     /// The catalogue indices the filters expose; an unknown name stops the server.

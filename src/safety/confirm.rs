@@ -271,9 +271,15 @@ async fn redeem(
     }
 }
 
-/// Reads the target again; refuses if it is no longer what the person saw.
+/// Reads the target again; refuses if it is no longer what the person saw. A target that is gone
+/// has changed too: that is how a confirmation replayed after its call ran is refused, on any
+/// replica.
 async fn unchanged(shown: &Value, preview: PreviewFn<'_>) -> Result<(), ToolError> {
-    let now = preview().await?;
+    let now = match preview().await {
+        Ok(now) => now,
+        Err(ToolError::Grpc { code: tonic::Code::NotFound, message, .. }) => json!({"gone": message}),
+        Err(e) => return Err(e),
+    };
     if &now == shown { Ok(()) } else { Err(ToolError::TargetChanged { was: shown.clone(), now }) }
 }
 

@@ -65,11 +65,37 @@ impl<C: ClientHandler> Harness<C> {
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sandbox = sandbox::start(config, listener).await.unwrap();
-        let url = sandbox.url();
+        let (client, stderr) = serve_binary(&sandbox.url(), args, handler, lifecycle, (key_id, key), env).await;
+        Self { sandbox, client, stderr }
+    }
+
+    /// Another server process against this harness's sandbox, on a 2026-07-28 session: a replica.
+    pub async fn replica<H: ClientHandler>(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        handler: H,
+    ) -> RunningService<RoleClient, H> {
+        let modern = ClientLifecycleMode::Discover { preferred_versions: vec![ProtocolVersion::V_2026_07_28] };
+        serve_binary(&self.sandbox.url(), args, handler, modern, (DEMO_API_KEY_ID, DEMO_API_KEY), env).await.0
+    }
+}
+
+/// Starts the binary against the app at `url` and connects `handler` to it over stdio; its
+/// stderr is collected.
+async fn serve_binary<C: ClientHandler>(
+    url: &str,
+    args: &[&str],
+    handler: C,
+    lifecycle: ClientLifecycleMode,
+    (key_id, key): (&str, &str),
+    env: &[(&str, &str)],
+) -> (RunningService<RoleClient, C>, Arc<Mutex<String>>) {
+    {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let command = tokio::process::Command::new(BIN).configure(|c| {
             c.args(&args)
-                .env("VIAM_APP_URL", &url)
+                .env("VIAM_APP_URL", url)
                 .env("VIAM_API_KEY_ID", key_id)
                 .env("VIAM_API_KEY", key)
                 .env_remove("VIAM_LOCATION_ID")
@@ -91,9 +117,11 @@ impl<C: ClientHandler> Harness<C> {
             });
         }
         let client = handler.serve_with_lifecycle(transport, lifecycle).await.unwrap();
-        Self { sandbox, client, stderr }
+        (client, stderr)
     }
+}
 
+impl<C: ClientHandler> Harness<C> {
     pub async fn tools(&self) -> Vec<Tool> {
         self.client.list_all_tools().await.unwrap()
     }

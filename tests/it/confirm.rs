@@ -207,3 +207,43 @@ fn structured(response: Result<CallToolResponse, rmcp::ServiceError>) -> Value {
         other => panic!("expected a complete result, got {other:?}"),
     }
 }
+
+/// Replicas sharing a state key: a deletion previewed on one process is confirmed on another, and
+/// the same confirmation replayed on the first finds its target gone.
+#[tokio::test]
+async fn a_confirmation_sealed_by_one_replica_is_redeemed_by_another() {
+    const KEY: &str = "0123456789abcdef0123456789abcdef-shared";
+    let shared = [("VIAM_MCP_STATE_KEY", KEY)];
+    let args = ["--confirm", "human"];
+    let person = Person::new(ElicitationAction::Accept);
+    let a = Harness::start_modern(SandboxConfig::default(), &args, person.clone()).await;
+    let replica_b = a.replica(&args, &shared, person.clone()).await;
+    let replica_a = a.replica(&args, &shared, person).await;
+    let params = |state: Option<String>| {
+        let mut p =
+            CallToolRequestParams::new("delete_robot").with_arguments(delete_rover().as_object().unwrap().clone());
+        p.input_responses = state
+            .as_ref()
+            .map(|_| [("confirm".to_string(), json!({"action": "accept", "content": {"confirm": true}}))].into());
+        p.request_state = state;
+        p
+    };
+    let CallToolResponse::InputRequired(round) = replica_a.call_tool_once(params(None)).await.unwrap() else {
+        panic!("expected an input request")
+    };
+    let state = round.request_state.clone().unwrap();
+    // A process with its own key cannot open it.
+    assert_error_code(&structured(a.client.call_tool_once(params(Some(state.clone()))).await), "invalid_request_state");
+    assert!(rover_exists(&a).await);
+    // The replica with the shared key can.
+    let done = structured(replica_b.call_tool_once(params(Some(state.clone()))).await);
+    assert_eq!(done["status"], json!("ok"), "{done}");
+    assert!(!rover_exists(&a).await);
+    // Replayed on the first replica, which never redeemed it: the target is gone.
+    let replayed = structured(replica_a.call_tool_once(params(Some(state))).await);
+    assert_error_code(&replayed, "target_changed");
+    assert_eq!(a.methods().iter().filter(|m| *m == "DeleteRobot").count(), 1);
+    let _ = replica_b.cancel().await;
+    let _ = replica_a.cancel().await;
+    a.stop().await;
+}
