@@ -194,7 +194,7 @@ fn check_permissions(a: CheckPermissionsArgs, _: &App) -> Result<app::CheckPermi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{args, hex, offline_app};
+    use crate::tools::tests::{args, golden, hex, offline_app};
     use serde_json::json;
 
     #[tokio::test]
@@ -204,7 +204,7 @@ mod tests {
         }));
         assert_eq!(
             hex(&add_role(a, &offline_app()).unwrap()),
-            "0a300a04726f6c65120e6c6f636174696f6e5f6f776e65721a086c6f636174696f6e22046c6f63312a02753132046f726731"
+            golden("access::add_role_builds_the_authorization_like_the_sdk")
         );
     }
 
@@ -215,7 +215,7 @@ mod tests {
         }));
         assert_eq!(
             hex(&remove_role(a, &offline_app()).unwrap()),
-            "0a2b0a04726f6c65120e726f626f745f6f70657261746f721a05726f626f74220272312a02753132046f726731"
+            golden("access::remove_role_builds_the_authorization_like_the_sdk")
         );
     }
 
@@ -228,9 +228,7 @@ mod tests {
         }));
         assert_eq!(
             hex(&change_role(a, &offline_app()).unwrap()),
-            "0a380a04726f6c6512126f7267616e697a6174696f6e5f6f776e65721a0c6f7267616e697a6174696f6e22046f7267312a027531\
-             32046f72673112330a04726f6c6512116c6f636174696f6e5f6f70657261746f721a086c6f636174696f6e22046c6f63312a0275\
-             3132046f726731"
+            golden("access::change_role_builds_both_authorizations")
         );
     }
 
@@ -238,9 +236,15 @@ mod tests {
     async fn list_authorizations_sends_resource_ids() {
         let app = offline_app();
         let a = args(json!({"org_id": "org1"}));
-        assert_eq!(hex(&list_authorizations(a, &app).unwrap()), "0a046f726731");
+        assert_eq!(
+            hex(&list_authorizations(a, &app).unwrap()),
+            golden("access::list_authorizations_sends_resource_ids")
+        );
         let a = args(json!({"org_id": "org1", "resource_ids": ["r1", "loc1"]}));
-        assert_eq!(hex(&list_authorizations(a, &app).unwrap()), "0a046f7267311202723112046c6f6331");
+        assert_eq!(
+            hex(&list_authorizations(a, &app).unwrap()),
+            golden("access::list_authorizations_sends_resource_ids#2")
+        );
     }
 
     #[tokio::test]
@@ -250,7 +254,7 @@ mod tests {
         ]}));
         assert_eq!(
             hex(&check_permissions(a, &offline_app()).unwrap()),
-            "0a2d0a05726f626f74120272311a0d636f6e74726f6c5f726f626f741a11726561645f726f626f745f636f6e666967"
+            golden("access::check_permissions_passes_the_messages_through")
         );
     }
 

@@ -212,59 +212,74 @@ fn update_fragment_preview(app: Arc<App>, a: UpdateFragmentArgs) -> BoxFuture<To
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{args, hex, offline_app};
+    use crate::tools::tests::{args, golden, hex, offline_app};
 
     #[tokio::test]
     async fn list_fragments_always_sends_show_public() {
         let app = offline_app();
         let r = list_fragments(args(json!({"org_id": "org1"})), &app).unwrap();
-        assert_eq!(hex(&r), "0a046f7267311001");
+        assert_eq!(hex(&r), golden("fragments::list_fragments_always_sends_show_public"));
         let a = json!({"org_id": "org1", "show_public": false, "visibilities": ["private", "public_unlisted"]});
-        assert_eq!(hex(&list_fragments(args(a), &app).unwrap()), "0a046f7267311a020103");
+        assert_eq!(
+            hex(&list_fragments(args(a), &app).unwrap()),
+            golden("fragments::list_fragments_always_sends_show_public#2")
+        );
     }
 
     #[tokio::test]
     async fn get_fragment_sends_the_version_when_given() {
         let app = offline_app();
-        assert_eq!(hex(&get_fragment(args(json!({"fragment_id": "f1"})), &app).unwrap()), "0a026631");
+        assert_eq!(
+            hex(&get_fragment(args(json!({"fragment_id": "f1"})), &app).unwrap()),
+            golden("fragments::get_fragment_sends_the_version_when_given")
+        );
         let r = get_fragment(args(json!({"fragment_id": "f1", "version": "v2"})), &app).unwrap();
-        assert_eq!(hex(&r), "0a0266311a027632");
+        assert_eq!(hex(&r), golden("fragments::get_fragment_sends_the_version_when_given#2"));
     }
 
     #[tokio::test]
     async fn create_fragment_sends_config_only_when_given() {
         let app = offline_app();
         let r = create_fragment(args(json!({"org_id": "org1", "name": "frag"})), &app).unwrap();
-        assert_eq!(hex(&r), "0a04667261671a046f726731");
+        assert_eq!(hex(&r), golden("fragments::create_fragment_sends_config_only_when_given"));
         let r = create_fragment(args(json!({"org_id": "org1", "name": "frag", "config": {"k": "v"}})), &app).unwrap();
-        assert_eq!(hex(&r), "0a0466726167120a0a080a016b12031a01761a046f726731");
+        assert_eq!(hex(&r), golden("fragments::create_fragment_sends_config_only_when_given#2"));
     }
 
     #[tokio::test]
     async fn update_fragment_sends_optional_fields_when_given() {
         let app = offline_app();
         let r = update_fragment(args(json!({"fragment_id": "f1", "name": "frag"})), &app).unwrap();
-        assert_eq!(hex(&r), "0a026631120466726167");
+        assert_eq!(hex(&r), golden("fragments::update_fragment_sends_optional_fields_when_given"));
         let a = json!({
             "fragment_id": "f1", "name": "frag", "config": {"k": 2}, "public": false,
             "visibility": "public", "last_known_update": "2024-01-02T03:04:05.678Z",
         });
         assert_eq!(
             hex(&update_fragment(args(a), &app).unwrap()),
-            "0a0266311204667261671a100a0e0a016b120911000000000000004020002802320c08a5facdac061080eba5c302"
+            golden("fragments::update_fragment_sends_optional_fields_when_given#2")
         );
     }
 
     #[tokio::test]
     async fn delete_fragment_sends_the_id() {
-        assert_eq!(hex(&delete_fragment(args(json!({"fragment_id": "f1"})), &offline_app()).unwrap()), "0a026631");
+        assert_eq!(
+            hex(&delete_fragment(args(json!({"fragment_id": "f1"})), &offline_app()).unwrap()),
+            golden("fragments::delete_fragment_sends_the_id")
+        );
     }
 
     #[tokio::test]
     async fn fragment_history_pages_are_present_by_default_and_null_omits_them() {
         let app = offline_app();
-        assert_eq!(hex(&get_fragment_history(args(json!({"id": "f1"})), &app).unwrap()), "0a0266311200180a");
+        assert_eq!(
+            hex(&get_fragment_history(args(json!({"id": "f1"})), &app).unwrap()),
+            golden("fragments::fragment_history_pages_are_present_by_default_and_null_omits_them")
+        );
         let a = json!({"id": "f1", "page_token": null, "page_limit": null});
-        assert_eq!(hex(&get_fragment_history(args(a), &app).unwrap()), "0a026631");
+        assert_eq!(
+            hex(&get_fragment_history(args(a), &app).unwrap()),
+            golden("fragments::fragment_history_pages_are_present_by_default_and_null_omits_them#2")
+        );
     }
 }

@@ -130,7 +130,7 @@ fn found_key(organization_id: &str, found: &app::ApiKeyWithAuthorizations) -> Va
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{args, hex, offline_app};
+    use crate::tools::tests::{args, golden, hex, offline_app};
 
     #[tokio::test]
     async fn create_key_puts_the_org_in_each_api_key_authorization() {
@@ -140,8 +140,7 @@ mod tests {
         });
         assert_eq!(
             hex(&create_key(args(a), &offline_app()).unwrap()),
-            "0a3d0a04726f6c6512126f7267616e697a6174696f6e5f6f776e65721a0c6f7267616e697a6174696f6e22046f72673132046f72\
-             67313a076170692d6b657912016b"
+            golden("keys::create_key_puts_the_org_in_each_api_key_authorization")
         );
     }
 
@@ -158,12 +157,18 @@ mod tests {
     #[tokio::test]
     async fn key_ops_send_the_id() {
         let app = offline_app();
-        assert_eq!(hex(&delete_key(args(json!({"id": "k1"})), &app).unwrap()), "0a026b31");
-        assert_eq!(hex(&rotate_key(args(json!({"id": "k1"})), &app).unwrap()), "0a026b31");
+        assert_eq!(hex(&delete_key(args(json!({"id": "k1"})), &app).unwrap()), golden("keys::key_ops_send_the_id"));
+        assert_eq!(hex(&rotate_key(args(json!({"id": "k1"})), &app).unwrap()), golden("keys::key_ops_send_the_id#2"));
         let r = create_key_from_existing_key_authorizations(args(json!({"id": "k1"})), &app).unwrap();
-        assert_eq!(hex(&r), "0a026b31");
-        assert_eq!(hex(&list_keys(args(json!({"org_id": "org1"})), &app).unwrap()), "0a046f726731");
-        assert_eq!(hex(&get_robot_api_keys(args(json!({"robot_id": "r1"})), &app).unwrap()), "0a027231");
+        assert_eq!(hex(&r), golden("keys::key_ops_send_the_id#3"));
+        assert_eq!(
+            hex(&list_keys(args(json!({"org_id": "org1"})), &app).unwrap()),
+            golden("keys::key_ops_send_the_id#4")
+        );
+        assert_eq!(
+            hex(&get_robot_api_keys(args(json!({"robot_id": "r1"})), &app).unwrap()),
+            golden("keys::key_ops_send_the_id#5")
+        );
     }
 
     #[test]

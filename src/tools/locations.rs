@@ -208,7 +208,7 @@ pub(super) fn secret_preview(secrets: &[app::SharedSecret], secret_id: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{args, hex, offline_app};
+    use crate::tools::tests::{args, golden, hex, offline_app};
 
     /// An app whose configured default location is `loc1`.
     fn app_in_loc1() -> App {
@@ -220,20 +220,35 @@ mod tests {
         let app = offline_app();
         assert_eq!(
             hex(&create_location(args(json!({"org_id": "org1", "name": "loc"})), &app).unwrap()),
-            "0a046f72673112036c6f63"
+            golden("locations::create_location_sends_the_parent_only_when_given")
         );
         let a = json!({"org_id": "org1", "name": "loc", "parent_location_id": "p1"});
-        assert_eq!(hex(&create_location(args(a), &app).unwrap()), "0a046f72673112036c6f631a027031");
+        assert_eq!(
+            hex(&create_location(args(a), &app).unwrap()),
+            golden("locations::create_location_sends_the_parent_only_when_given#2")
+        );
     }
 
     #[tokio::test]
     async fn location_defaults_come_from_the_configuration() {
         let given = json!({"location_id": "loc1"});
-        assert_eq!(hex(&get_location(args(given.clone()), &offline_app()).unwrap()), "0a046c6f6331");
-        assert_eq!(hex(&location_auth(args(given), &offline_app()).unwrap()), "0a046c6f6331");
+        assert_eq!(
+            hex(&get_location(args(given.clone()), &offline_app()).unwrap()),
+            golden("locations::location_defaults_come_from_the_configuration")
+        );
+        assert_eq!(
+            hex(&location_auth(args(given), &offline_app()).unwrap()),
+            golden("locations::location_defaults_come_from_the_configuration#2")
+        );
         let app = app_in_loc1();
-        assert_eq!(hex(&get_location(args(json!({})), &app).unwrap()), "0a046c6f6331");
-        assert_eq!(hex(&create_location_secret(args(json!({})), &app).unwrap()), "0a046c6f6331");
+        assert_eq!(
+            hex(&get_location(args(json!({})), &app).unwrap()),
+            golden("locations::location_defaults_come_from_the_configuration#3")
+        );
+        assert_eq!(
+            hex(&create_location_secret(args(json!({})), &app).unwrap()),
+            golden("locations::location_defaults_come_from_the_configuration#4")
+        );
         let err = get_location(args(json!({})), &offline_app()).unwrap_err();
         assert_eq!(err.code(), "invalid_arguments");
         assert!(err.to_string().contains("location_id"), "{err}");
@@ -242,32 +257,50 @@ mod tests {
     #[tokio::test]
     async fn update_location_sends_an_empty_parent_as_present() {
         let app = offline_app();
-        assert_eq!(hex(&update_location(args(json!({"location_id": "loc1"})), &app).unwrap()), "0a046c6f6331");
+        assert_eq!(
+            hex(&update_location(args(json!({"location_id": "loc1"})), &app).unwrap()),
+            golden("locations::update_location_sends_an_empty_parent_as_present")
+        );
         let a = json!({"location_id": "loc1", "name": "n", "parent_location_id": ""});
-        assert_eq!(hex(&update_location(args(a), &app).unwrap()), "0a046c6f633112016e1a00");
+        assert_eq!(
+            hex(&update_location(args(a), &app).unwrap()),
+            golden("locations::update_location_sends_an_empty_parent_as_present#2")
+        );
     }
 
     #[tokio::test]
     async fn delete_and_list_locations() {
         let app = offline_app();
-        assert_eq!(hex(&delete_location(args(json!({"location_id": "loc1"})), &app).unwrap()), "0a046c6f6331");
-        assert_eq!(hex(&list_locations(args(json!({"org_id": "org1"})), &app).unwrap()), "0a046f726731");
+        assert_eq!(
+            hex(&delete_location(args(json!({"location_id": "loc1"})), &app).unwrap()),
+            golden("locations::delete_and_list_locations")
+        );
+        assert_eq!(
+            hex(&list_locations(args(json!({"org_id": "org1"})), &app).unwrap()),
+            golden("locations::delete_and_list_locations#2")
+        );
     }
 
     #[tokio::test]
     async fn sharing_puts_the_location_first_on_the_wire() {
         let app = offline_app();
         let a = json!({"organization_id": "org2", "location_id": "loc1"});
-        assert_eq!(hex(&share_location(args(a.clone()), &app).unwrap()), "0a046c6f633112046f726732");
-        assert_eq!(hex(&unshare_location(args(a), &app).unwrap()), "0a046c6f633112046f726732");
+        assert_eq!(
+            hex(&share_location(args(a.clone()), &app).unwrap()),
+            golden("locations::sharing_puts_the_location_first_on_the_wire")
+        );
+        assert_eq!(
+            hex(&unshare_location(args(a), &app).unwrap()),
+            golden("locations::sharing_puts_the_location_first_on_the_wire#2")
+        );
     }
 
     #[tokio::test]
     async fn delete_location_secret_uses_the_default_location() {
         let r = delete_location_secret(args(json!({"secret_id": "s1"})), &app_in_loc1()).unwrap();
-        assert_eq!(hex(&r), "0a046c6f633112027331");
+        assert_eq!(hex(&r), golden("locations::delete_location_secret_uses_the_default_location"));
         let r = delete_location_secret(args(json!({"secret_id": "s1", "location_id": "l2"})), &offline_app()).unwrap();
-        assert_eq!(hex(&r), "0a026c3212027331");
+        assert_eq!(hex(&r), golden("locations::delete_location_secret_uses_the_default_location#2"));
     }
 
     #[test]

@@ -265,15 +265,18 @@ fn tail_robot_part_logs(cx: Arc<CallContext>, a: TailArgs) -> BoxFuture<ToolResu
 mod tests {
     use super::*;
     use crate::tools::Risk;
-    use crate::tools::tests::{args, hex, offline_context};
+    use crate::tools::tests::{args, golden, hex, offline_context};
     use std::sync::Arc;
     use tokio_util::sync::CancellationToken;
 
     #[test]
     fn default_log_pages_send_filter_and_page_token_present() {
         let a: LogsArgs = args(json!({"robot_part_id": "p1"}));
-        assert_eq!(hex(&page_request(&a, "")), "0a0270311a002200");
-        assert_eq!(hex(&page_request(&a, "p2")), "0a0270311a0022027032");
+        assert_eq!(hex(&page_request(&a, "")), golden("logs::default_log_pages_send_filter_and_page_token_present"));
+        assert_eq!(
+            hex(&page_request(&a, "p2")),
+            golden("logs::default_log_pages_send_filter_and_page_token_present#2")
+        );
     }
 
     #[test]
@@ -283,13 +286,13 @@ mod tests {
             "start": "2024-01-02T03:04:05.678Z", "end": "2024-01-02T03:04:05.678Z", "order": "ascending",
             "range": "10m",
         }));
-        let rest = "2a056572726f722a047761726e320c08a5facdac061080eba5c3023a0c08a5facdac061080eba5c3025801620331306d";
+        let rest = golden("logs::log_pages_carry_every_option");
         assert_eq!(hex(&page_request(&a, "")), format!("0a0270311a036572722200{rest}"));
         assert_eq!(hex(&page_request(&a, "p2")), format!("0a0270311a0365727222027032{rest}"));
         assert_eq!(hex(&page_request(&a, "p3")), format!("0a0270311a0365727222027033{rest}"));
     }
 
-    /// Runs the paging loop over pages of 60 entries, three pages in all, like the SDK check in §1.2.30.
+    /// Runs the paging loop over pages of 60 entries, three pages in all, as the SDK pages them.
     fn run_pages(wanted: i64) -> (usize, usize) {
         let (mut logs, mut left, mut requests) = (Vec::new(), wanted, 0);
         for (i, token) in ["p2", "p3", ""].into_iter().enumerate() {
@@ -364,8 +367,11 @@ mod tests {
 
     #[test]
     fn tail_requests_match_the_sdk() {
-        assert_eq!(hex(&tail_request(&args(json!({"robot_part_id": "p1"})))), "0a02703110011a00");
+        assert_eq!(
+            hex(&tail_request(&args(json!({"robot_part_id": "p1"})))),
+            golden("logs::tail_requests_match_the_sdk")
+        );
         let a = json!({"robot_part_id": "p1", "errors_only": false, "filter": "x"});
-        assert_eq!(hex(&tail_request(&args(a))), "0a0270311a0178");
+        assert_eq!(hex(&tail_request(&args(a))), golden("logs::tail_requests_match_the_sdk#2"));
     }
 }

@@ -488,27 +488,39 @@ fn delete_robot_preview(app: Arc<App>, a: RobotArgs) -> BoxFuture<ToolResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{args, hex, offline_app};
+    use crate::tools::tests::{args, golden, hex, offline_app};
 
     #[tokio::test]
     async fn robot_reads_send_the_ids() {
         let app = offline_app();
-        assert_eq!(hex(&get_robot(args(json!({"robot_id": "r1"})), &app).unwrap()), "0a027231");
-        assert_eq!(hex(&get_rover_rental_robots(args(json!({"org_id": "org1"})), &app).unwrap()), "0a046f726731");
-        assert_eq!(hex(&get_robot_parts(args(json!({"robot_id": "r1"})), &app).unwrap()), "0a027231");
+        assert_eq!(
+            hex(&get_robot(args(json!({"robot_id": "r1"})), &app).unwrap()),
+            golden("machines::robot_reads_send_the_ids")
+        );
+        assert_eq!(
+            hex(&get_rover_rental_robots(args(json!({"org_id": "org1"})), &app).unwrap()),
+            golden("machines::robot_reads_send_the_ids#2")
+        );
+        assert_eq!(
+            hex(&get_robot_parts(args(json!({"robot_id": "r1"})), &app).unwrap()),
+            golden("machines::robot_reads_send_the_ids#3")
+        );
     }
 
     #[tokio::test]
     async fn part_history_sends_bounds_only_when_given() {
         let app = offline_app();
-        assert_eq!(hex(&get_robot_part_history(args(json!({"robot_part_id": "p1"})), &app).unwrap()), "0a027031");
+        assert_eq!(
+            hex(&get_robot_part_history(args(json!({"robot_part_id": "p1"})), &app).unwrap()),
+            golden("machines::part_history_sends_bounds_only_when_given")
+        );
         let a = json!({
             "robot_part_id": "p1", "start": "2024-01-02T03:04:05.678Z", "end": "2024-01-02T03:04:05.678Z",
             "page_limit": 5,
         });
         assert_eq!(
             hex(&get_robot_part_history(args(a), &app).unwrap()),
-            "0a0270311805220c08a5facdac061080eba5c3022a0c08a5facdac061080eba5c302"
+            golden("machines::part_history_sends_bounds_only_when_given#2")
         );
     }
 
@@ -516,11 +528,17 @@ mod tests {
     async fn update_robot_part_sends_configs_only_when_not_empty() {
         let app = offline_app();
         let r = update_robot_part(args(json!({"robot_part_id": "p1", "name": "main"})), &app).unwrap();
-        assert_eq!(hex(&r), "0a02703112046d61696e");
+        assert_eq!(hex(&r), golden("machines::update_robot_part_sends_configs_only_when_not_empty"));
         let a = json!({"robot_part_id": "p1", "name": "main", "robot_config": {}, "robot_config_json": "{\"a\":1}"});
-        assert_eq!(hex(&update_robot_part(args(a), &app).unwrap()), "0a02703112046d61696e2a077b2261223a317d");
+        assert_eq!(
+            hex(&update_robot_part(args(a), &app).unwrap()),
+            golden("machines::update_robot_part_sends_configs_only_when_not_empty#2")
+        );
         let a = json!({"robot_part_id": "p1", "name": "main", "robot_config_json": ""});
-        assert_eq!(hex(&update_robot_part(args(a), &app).unwrap()), "0a02703112046d61696e");
+        assert_eq!(
+            hex(&update_robot_part(args(a), &app).unwrap()),
+            golden("machines::update_robot_part_sends_configs_only_when_not_empty#3")
+        );
     }
 
     #[tokio::test]
@@ -531,7 +549,7 @@ mod tests {
             "last_known_update": "2024-01-02T03:04:05.678Z",
         });
         let r = update_robot_part(args(a), &offline_app()).unwrap();
-        // Struct map order is unspecified, so compare decoded messages (§1.2 note).
+        // Struct map order is unspecified, so compare decoded messages: the SDK encodes them in its own order.
         let sdk = "0a02703112046d61696e1a570a550a0a636f6d706f6e656e7473124732450a432a410a320a0a6174747269627574657312242a\
                    220a070a017a120208000a0e0a016e120911000000000000f03f0a070a0162120220010a0b0a046e616d6512031a0163220c08\
                    a5facdac061080eba5c302";
@@ -556,26 +574,41 @@ mod tests {
         let part = || args::<PartArgs>(json!({"robot_part_id": "p1"}));
         assert_eq!(
             hex(&new_robot_part(args(json!({"robot_id": "r1", "part_name": "p"})), &app).unwrap()),
-            "0a027231120170"
+            golden("machines::part_writes_send_the_part_id")
         );
-        assert_eq!(hex(&delete_robot_part(part(), &app).unwrap()), "0a027031");
-        assert_eq!(hex(&mark_part_as_main(part(), &app).unwrap()), "0a027031");
-        assert_eq!(hex(&mark_part_for_restart(part(), &app).unwrap()), "0a027031");
-        assert_eq!(hex(&create_robot_part_secret(part(), &app).unwrap()), "0a027031");
+        assert_eq!(hex(&delete_robot_part(part(), &app).unwrap()), golden("machines::part_writes_send_the_part_id#2"));
+        assert_eq!(hex(&mark_part_as_main(part(), &app).unwrap()), golden("machines::part_writes_send_the_part_id#3"));
+        assert_eq!(
+            hex(&mark_part_for_restart(part(), &app).unwrap()),
+            golden("machines::part_writes_send_the_part_id#4")
+        );
+        assert_eq!(
+            hex(&create_robot_part_secret(part(), &app).unwrap()),
+            golden("machines::part_writes_send_the_part_id#5")
+        );
         let a = json!({"robot_part_id": "p1", "secret_id": "s1"});
-        assert_eq!(hex(&delete_robot_part_secret(args(a), &app).unwrap()), "0a02703112027331");
+        assert_eq!(
+            hex(&delete_robot_part_secret(args(a), &app).unwrap()),
+            golden("machines::part_writes_send_the_part_id#6")
+        );
     }
 
     #[tokio::test]
     async fn robots_in_a_location() {
         let app = offline_app();
-        assert_eq!(hex(&list_robots(args(json!({"location_id": "loc1"})), &app).unwrap()), "0a046c6f6331");
+        assert_eq!(
+            hex(&list_robots(args(json!({"location_id": "loc1"})), &app).unwrap()),
+            golden("machines::robots_in_a_location")
+        );
         let r = new_robot(args(json!({"name": "r", "location_id": "loc1"})), &app).unwrap();
-        assert_eq!(hex(&r), "0a017212046c6f6331");
+        assert_eq!(hex(&r), golden("machines::robots_in_a_location#2"));
         let in_loc1 = App { default_location: Some("loc1".into()), ..offline_app() };
         let r = update_robot(args(json!({"robot_id": "r1", "name": "r"})), &in_loc1).unwrap();
-        assert_eq!(hex(&r), "0a0272311201721a046c6f6331");
-        assert_eq!(hex(&delete_robot(args(json!({"robot_id": "r1"})), &app).unwrap()), "0a027231");
+        assert_eq!(hex(&r), golden("machines::robots_in_a_location#3"));
+        assert_eq!(
+            hex(&delete_robot(args(json!({"robot_id": "r1"})), &app).unwrap()),
+            golden("machines::robots_in_a_location#4")
+        );
         assert!(new_robot(args(json!({"name": "r"})), &app).is_err());
     }
 

@@ -313,24 +313,30 @@ fn list_modules(a: OrgArgs, _: &App) -> Result<app::ListModulesRequest, ToolErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::tests::{args, hex, offline_app, offline_context};
+    use crate::tools::tests::{args, golden, hex, offline_app, offline_context};
 
     #[tokio::test]
     async fn get_registry_item_always_sends_include_markdown_documentation() {
         let r = get_registry_item(args(json!({"item_id": "ns:mod"})), &offline_app()).unwrap();
-        assert_eq!(hex(&r), "0a066e733a6d6f641000");
+        assert_eq!(hex(&r), golden("registry::get_registry_item_always_sends_include_markdown_documentation"));
     }
 
     #[tokio::test]
     async fn create_registry_item_sends_the_type_number() {
         let a = json!({"organization_id": "org1", "name": "mod", "type": "module"});
-        assert_eq!(hex(&create_registry_item(args(a), &offline_app()).unwrap()), "0a046f72673112036d6f641803");
+        assert_eq!(
+            hex(&create_registry_item(args(a), &offline_app()).unwrap()),
+            golden("registry::create_registry_item_sends_the_type_number")
+        );
     }
 
     #[tokio::test]
     async fn update_registry_item_sends_all_four_fields() {
         let a = json!({"item_id": "ns:mod", "type": "PACKAGE_TYPE_MODULE", "description": "d", "visibility": "public"});
-        assert_eq!(hex(&update_registry_item(args(a), &offline_app()).unwrap()), "0a066e733a6d6f6410031a01642002");
+        assert_eq!(
+            hex(&update_registry_item(args(a), &offline_app()).unwrap()),
+            golden("registry::update_registry_item_sends_all_four_fields")
+        );
     }
 
     #[tokio::test]
@@ -342,27 +348,33 @@ mod tests {
         });
         assert_eq!(
             hex(&list_registry_items(args(a), &app).unwrap()),
-            "0a046f7267311201031a0102220b6c696e75782f616d6436342a010132003a00"
+            golden("registry::list_registry_items_sends_empty_search_and_page_token")
         );
         let a = json!({
             "organization_id": "org1", "types": [], "visibilities": [], "platforms": [], "statuses": [],
             "search_term": "cam", "page_token": "t",
         });
-        assert_eq!(hex(&list_registry_items(args(a), &app).unwrap()), "0a046f726731320363616d3a0174");
+        assert_eq!(
+            hex(&list_registry_items(args(a), &app).unwrap()),
+            golden("registry::list_registry_items_sends_empty_search_and_page_token#2")
+        );
     }
 
     #[tokio::test]
     async fn delete_registry_item_sends_the_id() {
         assert_eq!(
             hex(&delete_registry_item(args(json!({"item_id": "ns:mod"})), &offline_app()).unwrap()),
-            "0a066e733a6d6f64"
+            golden("registry::delete_registry_item_sends_the_id")
         );
     }
 
     #[tokio::test]
     async fn create_module_sends_org_and_name() {
         let a = json!({"org_id": "org1", "name": "mod"});
-        assert_eq!(hex(&create_module(args(a), &offline_app()).unwrap()), "0a046f72673112036d6f64");
+        assert_eq!(
+            hex(&create_module(args(a), &offline_app()).unwrap()),
+            golden("registry::create_module_sends_org_and_name")
+        );
     }
 
     #[tokio::test]
@@ -374,8 +386,7 @@ mod tests {
         });
         assert_eq!(
             hex(&update_module(args(a), &app).unwrap()),
-            "0a066e733a6d6f6410011a0968747470733a2f2f672201642a220a1472646b3a636f6d706f6e656e743a63616d657261120a6e\
-             733a6d6f643a63616d320672756e2e7368"
+            golden("registry::update_module_always_sets_visibility")
         );
         let a = json!({
             "module_id": "ns:mod", "url": "https://g", "description": "d", "models": null,
@@ -383,7 +394,7 @@ mod tests {
         });
         assert_eq!(
             hex(&update_module(args(a), &app).unwrap()),
-            "0a066e733a6d6f6410021a0968747470733a2f2f67220164320672756e2e7368"
+            golden("registry::update_module_always_sets_visibility#2")
         );
     }
 
@@ -400,7 +411,13 @@ mod tests {
     fn upload_sends_the_info_then_the_file() {
         let messages = upload_messages(info(), &[1, 2, 3]);
         let hexes: Vec<String> = messages.iter().map(hex).collect();
-        assert_eq!(hexes, ["0a1c0a066e733a6d6f641205312e302e301a0b6c696e75782f616d643634", "1203010203"]);
+        assert_eq!(
+            hexes,
+            [
+                golden("registry::upload_sends_the_info_then_the_file"),
+                golden("registry::upload_sends_the_info_then_the_file#2")
+            ]
+        );
         // An empty file is still one file message.
         let hexes: Vec<String> = upload_messages(info(), &[]).iter().map(hex).collect();
         assert_eq!(hexes[1..], ["1200"]);
@@ -445,7 +462,13 @@ mod tests {
     #[tokio::test]
     async fn get_and_list_modules_send_the_ids() {
         let app = offline_app();
-        assert_eq!(hex(&get_module(args(json!({"module_id": "ns:mod"})), &app).unwrap()), "0a066e733a6d6f64");
-        assert_eq!(hex(&list_modules(args(json!({"org_id": "org1"})), &app).unwrap()), "0a046f726731");
+        assert_eq!(
+            hex(&get_module(args(json!({"module_id": "ns:mod"})), &app).unwrap()),
+            golden("registry::get_and_list_modules_send_the_ids")
+        );
+        assert_eq!(
+            hex(&list_modules(args(json!({"org_id": "org1"})), &app).unwrap()),
+            golden("registry::get_and_list_modules_send_the_ids#2")
+        );
     }
 }

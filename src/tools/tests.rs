@@ -18,7 +18,19 @@ pub(super) fn offline_context(risk: Risk, cancel: CancellationToken) -> Arc<Call
     Arc::new(CallContext { app: Arc::new(offline_app()), risk, cancel, progress: None, files: HashMap::new() })
 }
 
-/// Hex of an encoded message, to compare with the SDK's bytes in viam-app-api.md §1.2.
+/// The SDK's request bytes for one case of `tests/golden/sdk_requests.json` (which says how they
+/// were produced), in hex.
+pub(super) fn golden(case: &str) -> &'static str {
+    static CASES: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+        let file: Value =
+            serde_json::from_str(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/sdk_requests.json")))
+                .expect("the golden file is JSON");
+        serde_json::from_value(file["cases"].clone()).expect("cases map names to hex")
+    });
+    CASES.get(case).map(String::as_str).unwrap_or_else(|| panic!("no golden case {case:?}"))
+}
+
+/// Hex of an encoded message, to compare with a golden case.
 pub(super) fn hex<M: prost::Message>(message: &M) -> String {
     message.encode_to_vec().iter().map(|b| format!("{b:02x}")).collect()
 }

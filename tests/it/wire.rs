@@ -1,7 +1,7 @@
 //! Golden wire tests through the whole path (MCP → tool → gRPC → sandbox journal) for the
 //! organization operations, whose requests are built inline in their table rows: the bytes the
-//! sandbox received must equal what the Python SDK 0.85.1 sent for the same call
-//! (viam-app-api.md §1.2.1–1.2.15). The other domains test their builders beside the code.
+//! sandbox received must equal what the Python SDK 0.85.1 sent for the same call (the `wire::`
+//! cases of tests/golden/sdk_requests.json). The other domains test their builders beside the code.
 use crate::common;
 
 use common::Harness;
@@ -11,80 +11,103 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The SDK's request bytes for one case of tests/golden/sdk_requests.json, in hex.
+fn golden(case: &str) -> &'static str {
+    static FILE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(include_str!("../golden/sdk_requests.json")).expect("the golden file is JSON")
+    });
+    FILE["cases"][case].as_str().unwrap_or_else(|| panic!("no golden case {case:?}"))
+}
+
 #[tokio::test]
 async fn organization_requests_match_the_sdk_bytes() {
     let grant = json!({"authorization_type": "role", "authorization_id": "organization_owner",
         "resource_type": "organization", "resource_id": "org1", "identity_id": "u1", "organization_id": "org1",
         "identity_type": "user"});
     let cases: Vec<(&str, Value, &str, &str)> = vec![
-        ("get_user_id_by_email", json!({"email": "a@b.c"}), "GetUserIDByEmail", "0a056140622e63"),
-        ("create_organization", json!({"name": "org"}), "CreateOrganization", "0a036f7267"),
-        ("list_organizations", json!({}), "ListOrganizations", ""),
+        ("get_user_id_by_email", json!({"email": "a@b.c"}), "GetUserIDByEmail", golden("wire::get_user_id_by_email")),
+        ("create_organization", json!({"name": "org"}), "CreateOrganization", golden("wire::create_organization")),
+        ("list_organizations", json!({}), "ListOrganizations", golden("wire::list_organizations")),
         (
             "get_organizations_with_access_to_location",
             json!({"location_id": "loc1"}),
             "GetOrganizationsWithAccessToLocation",
-            "0a046c6f6331",
+            golden("wire::get_organizations_with_access_to_location"),
         ),
-        ("list_organizations_by_user", json!({"user_id": "u1"}), "ListOrganizationsByUser", "0a027531"),
-        ("get_organization", json!({"org_id": "org1"}), "GetOrganization", "0a046f726731"),
+        (
+            "list_organizations_by_user",
+            json!({"user_id": "u1"}),
+            "ListOrganizationsByUser",
+            golden("wire::list_organizations_by_user"),
+        ),
+        ("get_organization", json!({"org_id": "org1"}), "GetOrganization", golden("wire::get_organization")),
         (
             "get_organization_namespace_availability",
             json!({"public_namespace": "ns"}),
             "GetOrganizationNamespaceAvailability",
-            "0a026e73",
+            golden("wire::get_organization_namespace_availability"),
         ),
-        ("update_organization", json!({"org_id": "org1"}), "UpdateOrganization", "0a046f726731"),
+        ("update_organization", json!({"org_id": "org1"}), "UpdateOrganization", golden("wire::update_organization")),
         (
             "update_organization",
             json!({"org_id": "org1", "name": "n", "public_namespace": "ns", "region": "us-central", "cid": "c",
                 "default_fragments": [{"fragment_id": "f1", "version": "latest"}]}),
             "UpdateOrganization",
-            "0a046f72673112016e1a026e73220a75732d63656e7472616c2a0163320e0a0c0a02663112066c6174657374",
+            golden("wire::update_organization#2"),
         ),
         (
             "update_organization",
             json!({"org_id": "org1", "default_fragments": []}),
             "UpdateOrganization",
-            "0a046f7267313200",
+            golden("wire::update_organization#3"),
         ),
-        ("delete_organization", json!({"org_id": "org1", "confirm": true}), "DeleteOrganization", "0a046f726731"),
-        ("list_organization_members", json!({"org_id": "org1"}), "ListOrganizationMembers", "0a046f726731"),
+        (
+            "delete_organization",
+            json!({"org_id": "org1", "confirm": true}),
+            "DeleteOrganization",
+            golden("wire::delete_organization"),
+        ),
+        (
+            "list_organization_members",
+            json!({"org_id": "org1"}),
+            "ListOrganizationMembers",
+            golden("wire::list_organization_members"),
+        ),
         (
             "create_organization_invite",
             json!({"org_id": "org1", "email": "a@b.c"}),
             "CreateOrganizationInvite",
-            "0a046f72673112056140622e632001",
+            golden("wire::create_organization_invite"),
         ),
         (
             "create_organization_invite",
             json!({"org_id": "org1", "email": "a@b.c", "authorizations": [grant], "send_email_invite": false}),
             "CreateOrganizationInvite",
-            "0a046f72673112056140622e631a3e0a04726f6c6512126f7267616e697a6174696f6e5f6f776e65721a0c6f7267616e697a6174696f6e22046f7267312a02753132046f7267313a04757365722000",
+            golden("wire::create_organization_invite#2"),
         ),
         (
             "update_organization_invite_authorizations",
             json!({"org_id": "org1", "email": "a@b.c", "add_authorizations": [grant]}),
             "UpdateOrganizationInviteAuthorizations",
-            "0a046f72673112056140622e631a3e0a04726f6c6512126f7267616e697a6174696f6e5f6f776e65721a0c6f7267616e697a6174696f6e22046f7267312a02753132046f7267313a0475736572",
+            golden("wire::update_organization_invite_authorizations"),
         ),
         (
             "delete_organization_member",
             json!({"org_id": "org1", "user_id": "u1", "confirm": true}),
             "DeleteOrganizationMember",
-            "0a046f72673112027531",
+            golden("wire::delete_organization_member"),
         ),
         (
             "delete_organization_invite",
             json!({"org_id": "org1", "email": "a@b.c", "confirm": true}),
             "DeleteOrganizationInvite",
-            "0a046f72673112056140622e63",
+            golden("wire::delete_organization_invite"),
         ),
         (
             "resend_organization_invite",
             json!({"org_id": "org1", "email": "a@b.c"}),
             "ResendOrganizationInvite",
-            "0a046f72673112056140622e63",
+            golden("wire::resend_organization_invite"),
         ),
     ];
     let harness = Harness::start().await;
