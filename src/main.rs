@@ -148,7 +148,6 @@ impl Options {
             files: FileAccess { allow_dirs: self.allow_dir.clone() },
             scope: Scope { orgs: self.orgs.clone(), locations: self.locations.clone() },
             log_payloads: self.log_payloads,
-            ..Policy::default()
         })
     }
 
