@@ -237,3 +237,32 @@ fn ids_in(arguments: &JsonObject) -> Vec<(String, String)> {
         .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::{Connection, ConnectionConfig};
+    use crate::tools::catalogue;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn bad_arguments_name_the_argument_and_send_nothing() {
+        let config =
+            ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
+        let app = App { conn: Connection::new(config).unwrap(), default_location: None };
+        let fleet = Fleet { app: Arc::new(app), policy: Policy::default() };
+        let row = catalogue().get("get_organization").unwrap();
+        let call = |args: Value| fleet.call(row, Call::plain(args.as_object().unwrap().clone()));
+        let message = |reply: Reply| match reply {
+            // Each is refused locally: an RPC would have failed with not_configured instead.
+            Reply::Failed(error) if error["error"] == "invalid_arguments" => error["message"].to_string(),
+            other => panic!("expected invalid_arguments, got {other:?}"),
+        };
+        let missing = message(call(json!({})).await);
+        assert!(missing.contains("org_id"), "{missing}");
+        let wrong_type = message(call(json!({"org_id": 5})).await);
+        assert!(wrong_type.contains("org_id") && wrong_type.contains("string"), "{wrong_type}");
+        let unknown = message(call(json!({"org_id": "o", "extra": 1})).await);
+        assert!(unknown.contains("extra"), "{unknown}");
+    }
+}

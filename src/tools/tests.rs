@@ -1,8 +1,6 @@
 //! Catalogue-wide checks, and helpers the domain files' unit tests share.
 use super::*;
 use crate::connection::{Connection, ConnectionConfig};
-use crate::pipeline::{Call, Fleet, Reply};
-use crate::safety::Policy;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -81,24 +79,6 @@ fn names_are_unique_and_descriptions_short() {
     for row in &catalogue().rows {
         assert!(!row.description.trim().is_empty() && row.description.len() <= 800, "{}", row.name);
     }
-}
-
-#[tokio::test]
-async fn bad_arguments_name_the_argument_and_send_nothing() {
-    let fleet = Fleet { app: Arc::new(offline_app()), policy: Policy::default() };
-    let row = catalogue().get("get_organization").unwrap();
-    let call = |args: Value| fleet.call(row, Call::plain(args.as_object().unwrap().clone()));
-    let message = |reply: Reply| match reply {
-        // Each is refused locally: an RPC would have failed with not_configured instead.
-        Reply::Failed(error) if error["error"] == "invalid_arguments" => error["message"].to_string(),
-        other => panic!("expected invalid_arguments, got {other:?}"),
-    };
-    let missing = message(call(json!({})).await);
-    assert!(missing.contains("org_id"), "{missing}");
-    let wrong_type = message(call(json!({"org_id": 5})).await);
-    assert!(wrong_type.contains("org_id") && wrong_type.contains("string"), "{wrong_type}");
-    let unknown = message(call(json!({"org_id": "o", "extra": 1})).await);
-    assert!(unknown.contains("extra"), "{unknown}");
 }
 
 /// The policy each row must declare: a tool cannot change anything without scope targets and a
