@@ -1,5 +1,6 @@
 pub mod connection;
 pub mod error;
+pub mod http;
 pub mod proto;
 pub mod proto_json;
 pub mod safety;
