@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use std::path::Path;
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 
+common::over_both_transports!(non_read_calls_are_audited_once_each_and_reads_never);
+
 async fn audited(log: &Path) -> Harness {
     Harness::start_with(SandboxConfig::default(), &["--audit-log", log.to_str().unwrap()]).await
 }
@@ -20,7 +22,6 @@ fn entries(log: &Path) -> Vec<Value> {
     text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"))).collect()
 }
 
-#[tokio::test]
 async fn non_read_calls_are_audited_once_each_and_reads_never() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.jsonl");

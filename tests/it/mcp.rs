@@ -7,11 +7,18 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 
+common::over_both_transports!(
+    tools_list_matches_the_snapshot,
+    destructive_tools_without_confirm_change_nothing_and_preview,
+    bad_input_to_every_tool_is_refused_without_an_rpc,
+    grpc_errors_carry_the_code_the_message_and_a_hint,
+    a_key_without_the_role_gets_permission_denied_with_a_hint,
+);
+
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools_list.json");
 
 /// Any change to a tool's contract (name, schema, annotations, description) shows up here in
 /// review. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it mcp::`.
-#[tokio::test]
 async fn tools_list_matches_the_snapshot() {
     let harness = Harness::start().await;
     let tools = serde_json::to_value(harness.tools().await).unwrap();
@@ -59,7 +66,6 @@ fn destructive_calls() -> Vec<(&'static str, Value)> {
     ]
 }
 
-#[tokio::test]
 async fn destructive_tools_without_confirm_change_nothing_and_preview() {
     let harness = Harness::start().await;
     let destructive: Vec<String> = harness
@@ -180,7 +186,6 @@ fn wrong_type(schema: &Value) -> Value {
     }
 }
 
-#[tokio::test]
 async fn bad_input_to_every_tool_is_refused_without_an_rpc() {
     let harness = Harness::start().await;
     let before = harness.sandbox.snapshot();
@@ -219,7 +224,6 @@ async fn bad_input_to_every_tool_is_refused_without_an_rpc() {
     harness.stop().await;
 }
 
-#[tokio::test]
 async fn grpc_errors_carry_the_code_the_message_and_a_hint() {
     let harness = Harness::start().await;
     let missing = harness.err("get_robot", json!({"robot_id": "no-such-robot"})).await;
@@ -355,7 +359,6 @@ async fn stdout_is_only_json_rpc_and_the_api_key_never_appears() {
     sandbox.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_key_without_the_role_gets_permission_denied_with_a_hint() {
     let harness = Harness::start_as(SandboxConfig::default(), ids::API_KEY_ROVER, ids::API_KEY_ROVER_SECRET).await;
     harness.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_1})).await;

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 
+common::over_both_transports!(no_tool_returns_a_seeded_secret_unless_it_hands_it_out);
+
 /// Whose secret a seeded value is, as the sandbox state files it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -259,7 +261,6 @@ fn seen(result: &CallToolResult) -> String {
     serde_json::to_string(result).unwrap()
 }
 
-#[tokio::test]
 async fn no_tool_returns_a_seeded_secret_unless_it_hands_it_out() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
