@@ -270,6 +270,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 None => sandbox::start(config, listener).await?,
             };
             println!("Viam app sandbox listening on {}", running.url());
+            if let Some(dir) = &tls_dir {
+                println!("VIAM_CA_FILE={}", dir.join("ca.pem").display());
+            }
             println!("VIAM_API_KEY_ID={id}");
             println!("VIAM_API_KEY={key}");
             tokio::signal::ctrl_c().await?;
