@@ -10,6 +10,7 @@ mod files;
 mod filters;
 mod http;
 mod mcp;
+mod packaging;
 mod readme;
 mod sandbox;
 mod scope;
