@@ -33,9 +33,10 @@ const LOOPBACK_ORIGINS: [&str; 6] = [
 
 #[derive(clap::Args, Debug, Default)]
 pub struct HttpOptions {
-    /// Serve MCP over Streamable HTTP at http://ADDR/mcp instead of stdio. Anything but a
-    /// loopback address needs a bearer token (VIAM_MCP_HTTP_TOKEN or --http-token-file).
-    #[arg(long, value_name = "ADDR")]
+    /// Serve MCP over Streamable HTTP at http://ADDR/mcp instead of stdio (ADDR defaults to
+    /// 127.0.0.1:8080). Anything but a loopback address needs a bearer token
+    /// (VIAM_MCP_HTTP_TOKEN or --http-token-file).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
     pub http: Option<SocketAddr>,
     /// A file holding the bearer token HTTP clients must send (instead of VIAM_MCP_HTTP_TOKEN).
     #[arg(long, value_name = "FILE", requires = "http")]
