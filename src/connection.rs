@@ -5,10 +5,11 @@ use crate::proto::Rpc;
 use crate::proto::rpc::v1::{AuthenticateRequest, Credentials, auth_service_client::AuthServiceClient};
 use std::fmt;
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
 pub const DEFAULT_APP_URL: &str = "https://app.viam.com:443";
@@ -59,6 +60,13 @@ pub struct Connection {
 impl Connection {
     /// Builds the channel without any I/O: nothing is dialled until the first call.
     pub fn new(config: ConnectionConfig) -> anyhow::Result<Self> {
+        Self::with_ca_file(config, None)
+    }
+
+    /// As `new`; over TLS the server must present a certificate chaining to the webpki roots,
+    /// the system's roots, or the CA certificates in the PEM file `ca_file`. There is no
+    /// plaintext fallback.
+    pub fn with_ca_file(config: ConnectionConfig, ca_file: Option<&Path>) -> anyhow::Result<Self> {
         let mut endpoint = Endpoint::from_shared(config.url.clone())
             .map_err(|e| anyhow::anyhow!("invalid app URL {:?}: {e}", config.url))?
             .connect_timeout(Duration::from_secs(10))
@@ -66,7 +74,20 @@ impl Connection {
             .http2_keep_alive_interval(Duration::from_secs(20))
             .keep_alive_while_idle(true);
         if config.url.starts_with("https://") {
-            endpoint = endpoint.tls_config(ClientTlsConfig::new().with_webpki_roots())?;
+            let mut tls = ClientTlsConfig::new().with_webpki_roots();
+            if let Some(path) = ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read --ca-file {}: {e}", path.display()))?;
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            // A system with no CA store (a minimal container) still has the webpki roots.
+            endpoint = match endpoint.clone().tls_config(tls.clone().with_native_roots()) {
+                Ok(endpoint) => endpoint,
+                Err(e) => {
+                    tracing::debug!("system CA certificates not used: {e}");
+                    endpoint.tls_config(tls)?
+                }
+            };
         } else if !config.url.starts_with("http://") {
             anyhow::bail!("app URL {:?} must start with https:// or http://", config.url);
         }
@@ -159,6 +180,9 @@ impl Connection {
                     reauthenticated = true;
                     bearer = self.bearer(Some(&bearer)).await?;
                 }
+                Err(status) if certificate_problem(&status).is_some() => {
+                    return Err(self.untrusted(&status));
+                }
                 Err(status)
                     if status.code() == Code::Unavailable
                         && retry == Retry::OnUnavailable
@@ -190,6 +214,22 @@ impl Connection {
             Status::deadline_exceeded(format!("no answer within the {:?} deadline", self.timeout))
         } else {
             status
+        }
+    }
+
+    /// The error for a TLS peer whose certificate failed verification: it names the problem
+    /// and the flag that fixes it. Never retried.
+    fn untrusted(&self, status: &Status) -> ToolError {
+        let problem = certificate_problem(status).unwrap_or_default();
+        ToolError::Grpc {
+            code: Code::Unavailable,
+            message: format!("TLS: the certificate of {} was not accepted: {problem}", self.url),
+            hint: Some(
+                "If the service's certificate comes from a private CA (a corporate proxy, or \
+                 `viam-fleet-mcp sandbox --tls-dir DIR`), pass that CA's PEM file with --ca-file \
+                 (or VIAM_CA_FILE or SSL_CERT_FILE)."
+                    .into(),
+            ),
         }
     }
 
@@ -232,6 +272,7 @@ impl Connection {
                     message: format!("the API key with id {} was rejected: {}", api_key.id, status.message()),
                     hint: Some("Check VIAM_API_KEY and VIAM_API_KEY_ID.".into()),
                 },
+                _ if certificate_problem(&status).is_some() => self.untrusted(&status),
                 _ => status.into(),
             })?;
         Ok(response.into_inner().access_token)
@@ -256,6 +297,21 @@ fn may_have_arrived(status: &Status) -> bool {
         source = error.source();
     }
     transport
+}
+
+/// The innermost error in `status`'s source chain that is about a certificate, such as
+/// "invalid peer certificate: UnknownIssuer".
+fn certificate_problem(status: &Status) -> Option<String> {
+    let mut found = None;
+    let mut source: Option<&dyn std::error::Error> = Some(status);
+    while let Some(error) = source {
+        let text = error.to_string();
+        if text.contains("certificate") {
+            found = Some(text);
+        }
+        source = error.source();
+    }
+    found
 }
 
 fn path<R: Rpc>() -> PathAndQuery {

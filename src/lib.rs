@@ -1,6 +1,7 @@
 pub mod call;
 pub mod connection;
 pub mod error;
+pub mod http;
 pub mod logging;
 pub mod lookup;
 pub mod pipeline;

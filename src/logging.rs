@@ -14,20 +14,20 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// Crates whose debug and trace output carries request or response payloads.
 const PAYLOAD_LOGGERS: [&str; 6] = ["rmcp", "h2", "hyper", "hyper_util", "tonic", "tower"];
 
-/// Installs the subscriber; `secrets` are replaced in every line written.
-pub fn init(secrets: Vec<String>) {
+/// Installs the subscriber, one JSON object per line when `json`; `secrets` are replaced in
+/// every line written.
+pub fn init(secrets: Vec<String>, json: bool) {
     let configured = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
     let payloads_off = PAYLOAD_LOGGERS.iter().fold(Targets::new().with_default(LevelFilter::TRACE), |targets, name| {
         targets.with_target(*name, LevelFilter::INFO)
     });
     let writer = Scrubbed { secrets: Arc::new(secrets.into_iter().filter(|s| !s.is_empty()).collect()) };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(configured)
-        .with_writer(writer)
-        .with_ansi(false)
-        .finish()
-        .with(payloads_off)
-        .try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(configured).with_writer(writer).with_ansi(false);
+    let _ = if json {
+        logs.json().finish().with(payloads_off).try_init()
+    } else {
+        logs.finish().with(payloads_off).try_init()
+    };
 }
 
 /// Writes to stderr with every secret replaced.

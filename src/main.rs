@@ -1,4 +1,4 @@
-//! `viam-fleet-mcp`: an MCP server for a Viam robot fleet, over stdio.
+//! `viam-fleet-mcp`: an MCP server for a Viam robot fleet, over stdio or Streamable HTTP.
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use rmcp::ServiceExt;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use viam_fleet_mcp::call::App;
 use viam_fleet_mcp::connection::{ApiKey, Connection, ConnectionConfig, DEFAULT_APP_URL};
+use viam_fleet_mcp::http::HttpOptions;
 use viam_fleet_mcp::pipeline::{Call, Fleet, Reply};
 use viam_fleet_mcp::safety::audit::AuditLog;
 use viam_fleet_mcp::safety::confirm::Confirmations;
@@ -32,8 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve MCP over stdio (the default).
-    Serve,
+    /// Serve MCP over stdio (the default), or over Streamable HTTP with --http.
+    Serve(HttpOptions),
     /// List the tool catalogue with each tool's risk class.
     Tools {
         /// Print JSON instead of a table.
@@ -51,11 +52,15 @@ enum Command {
         #[arg(default_value = "{}")]
         arguments: String,
     },
-    /// Run only the simulated Viam app, as a plaintext gRPC server.
+    /// Run only the simulated Viam app, as a gRPC server (plaintext, or TLS with --tls-dir).
     Sandbox {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
+        /// Serve TLS with a certificate for 127.0.0.1 and localhost from a CA made at start,
+        /// written to DIR/ca.pem (clients pass it with --ca-file).
+        #[arg(long, value_name = "DIR")]
+        tls_dir: Option<PathBuf>,
     },
 }
 
@@ -67,6 +72,13 @@ struct Options {
     /// The Viam app address; http:// means plaintext (loopback servers only).
     #[arg(long, global = true, env = "VIAM_APP_URL", default_value = DEFAULT_APP_URL)]
     app_url: String,
+    /// A PEM file of CA certificates trusted for the app's TLS besides the webpki and system
+    /// roots (a corporate proxy's, or the sandbox's DIR/ca.pem); SSL_CERT_FILE is used when unset.
+    #[arg(long, global = true, env = "VIAM_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// Log lines on stderr as text or as JSON objects.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     /// The location used when a tool's location_id is omitted.
     #[arg(long, global = true, env = "VIAM_LOCATION_ID")]
     location_id: Option<String>,
@@ -121,6 +133,12 @@ struct Options {
     /// itself. Without either, each process has its own random key.
     #[arg(long, global = true)]
     state_key_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Options {
@@ -209,7 +227,11 @@ impl Options {
             (Ok(key), Ok(id)) if !key.is_empty() && !id.is_empty() => Some(ApiKey { id, key }),
             _ => None,
         };
-        let conn = Connection::new(ConnectionConfig { url: self.app_url.clone(), api_key, timeout })?;
+        let ca_file = self.ca_file.clone().or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from));
+        let conn = Connection::with_ca_file(
+            ConnectionConfig { url: self.app_url.clone(), api_key, timeout },
+            ca_file.as_deref(),
+        )?;
         let app = Arc::new(App { conn, default_location: self.location_id.clone() });
         Ok((Arc::new(Fleet { app, policy: self.policy()? }), None))
     }
@@ -222,7 +244,7 @@ async fn main() -> std::process::ExitCode {
     if cli.options.sandbox || matches!(cli.command, Some(Command::Sandbox { .. })) {
         secrets.push(SandboxConfig::default().api_key);
     }
-    viam_fleet_mcp::logging::init(secrets);
+    viam_fleet_mcp::logging::init(secrets, cli.options.log_format == LogFormat::Json);
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -233,12 +255,16 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
+    match cli.command.unwrap_or(Command::Serve(HttpOptions::default())) {
+        Command::Serve(http) => {
             let exposed = cli.options.exposed()?;
             let (fleet, _sandbox) = cli.options.fleet().await?;
-            let service = FleetServer::new(fleet, exposed).serve(rmcp::transport::stdio()).await?;
-            service.waiting().await?;
+            let server = FleetServer::new(fleet, exposed);
+            if http.http.is_some() {
+                viam_fleet_mcp::http::serve(server, &http, Duration::from_secs(cli.options.timeout)).await?;
+            } else {
+                server.serve(rmcp::transport::stdio()).await?.waiting().await?;
+            }
         }
         Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?, json, markdown)?,
         Command::Call { tool, arguments } => {
@@ -259,13 +285,19 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 Reply::InputRequired(_) => anyhow::bail!("{tool} needs a person to confirm; use an MCP client"),
             });
         }
-        Command::Sandbox { listen } => {
+        Command::Sandbox { listen, tls_dir } => {
             let config = cli.options.sandbox_config()?;
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             let (id, key) = (config.api_key_id.clone(), config.api_key.clone());
-            let running = sandbox::start(config, listener).await?;
+            let running = match &tls_dir {
+                Some(dir) => sandbox::start_tls(config, listener, dir).await?,
+                None => sandbox::start(config, listener).await?,
+            };
             println!("Viam app sandbox listening on {}", running.url());
+            if let Some(dir) = &tls_dir {
+                println!("VIAM_CA_FILE={}", dir.join("ca.pem").display());
+            }
             println!("VIAM_API_KEY_ID={id}");
             println!("VIAM_API_KEY={key}");
             tokio::signal::ctrl_c().await?;

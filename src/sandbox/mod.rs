@@ -2,7 +2,7 @@
 //! `AppService` RPCs, backed by an in-memory fleet (optionally persisted to a JSON state file), enforcing the
 //! calling API key's roles like Viam's app, with fault injection and a journal of every request for tests.
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -22,6 +22,7 @@ mod seed;
 mod service;
 mod state;
 mod store;
+mod tls;
 
 pub use seed::ids;
 
@@ -169,13 +170,15 @@ impl Sandbox {
 /// A sandbox serving in the background; dropping it stops the server too.
 pub struct RunningSandbox {
     pub addr: SocketAddr,
+    /// `https` when serving TLS.
+    scheme: &'static str,
     sandbox: Arc<Sandbox>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
 impl RunningSandbox {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Every AppService request received so far (after the token check), as (method, encoded request),
@@ -216,6 +219,20 @@ impl Drop for RunningSandbox {
 
 /// Starts a sandbox on `listener` in a background task and returns once it is serving.
 pub async fn start(config: SandboxConfig, listener: TcpListener) -> anyhow::Result<RunningSandbox> {
+    serve(config, listener, None).await
+}
+
+/// As `start`, over TLS with a certificate for `127.0.0.1` and `localhost` signed by a CA made
+/// now, which is written to `tls_dir/ca.pem`.
+pub async fn start_tls(config: SandboxConfig, listener: TcpListener, tls_dir: &Path) -> anyhow::Result<RunningSandbox> {
+    serve(config, listener, Some(tls::server_config(tls_dir)?)).await
+}
+
+async fn serve(
+    config: SandboxConfig,
+    listener: TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) -> anyhow::Result<RunningSandbox> {
     let addr = listener.local_addr()?;
     let sandbox = Arc::new(Sandbox::open(config)?);
     let auth = AuthServiceServer::from_arc(sandbox.clone())
@@ -225,12 +242,17 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> anyhow::Resu
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     let stopped = sandbox.stop.clone().cancelled_owned();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
+        builder
             .add_service(auth)
             .add_service(app)
             // Without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms to every small response.
             .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stopped),
     );
-    Ok(RunningSandbox { addr, sandbox, server })
+    Ok(RunningSandbox { addr, scheme, sandbox, server })
 }

@@ -7,6 +7,8 @@ use common::Harness;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 
+common::over_both_transports!(every_tool_works_end_to_end_and_matches_its_output_schema);
+
 struct Session {
     harness: Harness,
     schemas: HashMap<String, jsonschema::Validator>,
@@ -29,11 +31,10 @@ fn s(v: &Value) -> String {
     v.as_str().unwrap_or_else(|| panic!("expected a string, got {v}")).to_string()
 }
 
-#[tokio::test]
 async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
     let harness = Harness::start().await;
     let tools = harness.tools().await;
-    assert_eq!(tools.len(), 74);
+    assert_eq!(tools.len(), viam_fleet_mcp::tools::catalogue().rows.len());
     let schemas = tools
         .iter()
         .map(|t| {

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use std::path::Path;
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 
+common::over_both_transports!(non_read_calls_are_audited_once_each_and_reads_never);
+
 async fn audited(log: &Path) -> Harness {
     Harness::start_with(SandboxConfig::default(), &["--audit-log", log.to_str().unwrap()]).await
 }
@@ -37,7 +39,6 @@ fn intents(log: &Path) -> Vec<String> {
     lines(log).iter().filter(|l| l["phase"] == "intent").map(|l| l["tool"].as_str().unwrap().to_string()).collect()
 }
 
-#[tokio::test]
 async fn non_read_calls_are_audited_once_each_and_reads_never() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.jsonl");

@@ -16,6 +16,14 @@ use viam_fleet_mcp::proto::rpc::v1::{AuthenticateRequest, Credentials, auth_serv
 use viam_fleet_mcp::proto::viam::app::v1::{UpdateRobotRequest, app_service_client::AppServiceClient};
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, DEMO_API_KEY_ID, SandboxConfig, ids};
 
+common::over_both_transports!(
+    flag_mode_asks_a_person_when_the_model_did_not_confirm,
+    declined_and_cancelled_confirmations_change_nothing,
+    human_mode_ignores_the_flag_and_refuses_clients_that_cannot_ask,
+    a_target_changed_while_the_person_decided_is_refused,
+    mrtr_confirmation_is_sealed_bound_and_single_use,
+);
+
 /// A client whose person answers every confirmation with `action`; it can also change the fleet
 /// behind the server's back while the person is being asked.
 #[derive(Clone)]
@@ -88,7 +96,6 @@ async fn rover_exists<C: ClientHandler>(harness: &Harness<C>) -> bool {
     harness.call("get_robot", delete_rover()).await.is_error != Some(true)
 }
 
-#[tokio::test]
 async fn flag_mode_asks_a_person_when_the_model_did_not_confirm() {
     let person = Person::new(ElicitationAction::Accept);
     let harness = Harness::start_client(SandboxConfig::default(), &[], person.clone()).await;
@@ -101,7 +108,6 @@ async fn flag_mode_asks_a_person_when_the_model_did_not_confirm() {
     harness.stop().await;
 }
 
-#[tokio::test]
 async fn declined_and_cancelled_confirmations_change_nothing() {
     for (action, code) in
         [(ElicitationAction::Decline, "confirmation_declined"), (ElicitationAction::Cancel, "confirmation_cancelled")]
@@ -119,7 +125,6 @@ async fn declined_and_cancelled_confirmations_change_nothing() {
     }
 }
 
-#[tokio::test]
 async fn human_mode_ignores_the_flag_and_refuses_clients_that_cannot_ask() {
     let harness = Harness::start_with(SandboxConfig::default(), &["--confirm", "human"]).await;
     let mut flagged = delete_rover();
@@ -142,7 +147,6 @@ async fn human_mode_ignores_the_flag_and_refuses_clients_that_cannot_ask() {
     harness.stop().await;
 }
 
-#[tokio::test]
 async fn a_target_changed_while_the_person_decided_is_refused() {
     let person = Person::new(ElicitationAction::Accept);
     let harness = Harness::start_client(SandboxConfig::default(), &[], person.clone()).await;
@@ -155,7 +159,6 @@ async fn a_target_changed_while_the_person_decided_is_refused() {
     harness.stop().await;
 }
 
-#[tokio::test]
 async fn mrtr_confirmation_is_sealed_bound_and_single_use() {
     let person = Person::new(ElicitationAction::Accept);
     let harness = Harness::start_modern(SandboxConfig::default(), &["--confirm", "human"], person.clone()).await;

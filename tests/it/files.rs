@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use viam_fleet_mcp::sandbox::{SandboxConfig, ids};
 
+common::over_both_transports!(mcp_roots_allow_files_without_allow_dir);
+
 async fn allowed(dir: &Path) -> Harness {
     Harness::start_with(SandboxConfig::default(), &["--allow-dir", dir.to_str().unwrap()]).await
 }
@@ -165,7 +167,6 @@ impl ClientHandler for RootsClient {
     }
 }
 
-#[tokio::test]
 async fn mcp_roots_allow_files_without_allow_dir() {
     let root = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();

@@ -7,6 +7,8 @@ use common::{BIN, Harness};
 use serde_json::{Value, json};
 use viam_fleet_mcp::sandbox::{SandboxConfig, ids};
 
+common::over_both_transports!(hidden_tools_cannot_be_called);
+
 /// The exposed tools as `name (risk hints)` lines, compared with tests/snapshots/<name>.txt.
 /// Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it filters::`.
 async fn assert_exposed(args: &[&str], snapshot: &str) -> Vec<String> {
@@ -56,7 +58,6 @@ async fn toolsets_and_excludes_select_what_is_exposed() {
     assert!(names.iter().all(|n| n.contains("destructive=false")));
 }
 
-#[tokio::test]
 async fn hidden_tools_cannot_be_called() {
     let harness = Harness::start_with(SandboxConfig::default(), &["--read-only"]).await;
     let Value::Object(arguments) = json!({"robot_id": ids::ROBOT_ROVER_1, "confirm": true}) else { unreachable!() };

@@ -7,11 +7,18 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 
+common::over_both_transports!(
+    tools_list_matches_the_snapshots,
+    destructive_tools_without_confirm_change_nothing_and_preview,
+    bad_input_to_every_tool_is_refused_without_an_rpc,
+    grpc_errors_carry_the_code_the_message_and_a_hint,
+    a_key_without_the_role_gets_permission_denied_with_a_hint,
+);
+
 const SNAPSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools");
 
 /// Any change to a tool's contract (name, schema, annotations, description) shows up in review as
 /// a change to that tool's own file. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it mcp::`.
-#[tokio::test]
 async fn tools_list_matches_the_snapshots() {
     let harness = Harness::start().await;
     let tools = harness.tools().await;
@@ -73,7 +80,6 @@ fn destructive_calls() -> Vec<(&'static str, Value)> {
     ]
 }
 
-#[tokio::test]
 async fn destructive_tools_without_confirm_change_nothing_and_preview() {
     let harness = Harness::start().await;
     let destructive: Vec<String> = harness
@@ -194,7 +200,6 @@ fn wrong_type(schema: &Value) -> Value {
     }
 }
 
-#[tokio::test]
 async fn bad_input_to_every_tool_is_refused_without_an_rpc() {
     let harness = Harness::start().await;
     let before = harness.sandbox.snapshot();
@@ -233,7 +238,6 @@ async fn bad_input_to_every_tool_is_refused_without_an_rpc() {
     harness.stop().await;
 }
 
-#[tokio::test]
 async fn grpc_errors_carry_the_code_the_message_and_a_hint() {
     let harness = Harness::start().await;
     let missing = harness.err("get_robot", json!({"robot_id": "no-such-robot"})).await;
@@ -290,7 +294,7 @@ async fn the_server_starts_and_lists_tools_without_a_key_and_says_how_to_set_one
         c.env_remove("VIAM_API_KEY").env_remove("VIAM_API_KEY_ID").env("VIAM_APP_URL", "http://127.0.0.1:9");
     });
     let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 74);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), viam_fleet_mcp::tools::catalogue().rows.len());
     let result = client
         .call_tool(rmcp::model::CallToolRequestParams::new("list_organizations").with_arguments(Default::default()))
         .await
@@ -369,7 +373,6 @@ async fn stdout_is_only_json_rpc_and_the_api_key_never_appears() {
     sandbox.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_key_without_the_role_gets_permission_denied_with_a_hint() {
     let harness = Harness::start_as(SandboxConfig::default(), ids::API_KEY_ROVER, ids::API_KEY_ROVER_SECRET).await;
     harness.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_1})).await;

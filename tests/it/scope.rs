@@ -6,6 +6,8 @@ use common::{Harness, assert_error_code};
 use serde_json::{Value, json};
 use viam_fleet_mcp::sandbox::{SandboxConfig, ids};
 
+common::over_both_transports!(location_pin_allows_changes_inside_and_refuses_everything_outside);
+
 const OTHER_ORG: &str = "de300000-0001-4000-8000-0000000000ff";
 
 async fn pinned(args: &[&str]) -> Harness {
@@ -32,7 +34,6 @@ fn q(id: &str) -> String {
     format!("{id:?}")
 }
 
-#[tokio::test]
 async fn location_pin_allows_changes_inside_and_refuses_everything_outside() {
     let h = pinned(&["--location", ids::LOCATION_WAREHOUSE]).await;
     let scope = format!("(--location {})", ids::LOCATION_WAREHOUSE);

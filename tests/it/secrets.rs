@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use viam_fleet_mcp::sandbox::{DEMO_API_KEY, SandboxConfig, ids};
 
+common::over_both_transports!(no_tool_returns_a_seeded_secret_unless_it_hands_it_out);
+
 /// Whose secret a seeded value is, as the sandbox state files it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -277,7 +279,6 @@ fn seen(result: &CallToolResult) -> String {
     serde_json::to_string(result).unwrap()
 }
 
-#[tokio::test]
 async fn no_tool_returns_a_seeded_secret_unless_it_hands_it_out() {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
@@ -321,7 +322,7 @@ async fn no_tool_returns_a_seeded_secret_unless_it_hands_it_out() {
     }
     assert_eq!(handed_out, BTreeSet::from(["location_auth"]), "location_auth hands out the Warehouse secret");
     let all: BTreeSet<String> = harness.tools().await.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(all.len(), 74);
+    assert_eq!(all.len(), viam_fleet_mcp::tools::catalogue().rows.len());
     let missed: Vec<_> = all.difference(&called).collect();
     assert!(missed.is_empty(), "tools never called: {missed:?}");
 

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use viam_fleet_mcp::sandbox::{SandboxConfig, ids};
 
+common::over_both_transports!(tail_reports_progress_and_stops_at_max_entries);
+
 #[derive(Clone, Default)]
 struct ProgressRecorder(Arc<Mutex<Vec<ProgressNotificationParam>>>);
 
@@ -24,7 +26,6 @@ fn fast_tail() -> SandboxConfig {
     SandboxConfig { tail_interval: Duration::from_millis(20), ..SandboxConfig::default() }
 }
 
-#[tokio::test]
 async fn tail_reports_progress_and_stops_at_max_entries() {
     let recorder = ProgressRecorder::default();
     let harness = Harness::start_client(fast_tail(), &[], recorder.clone()).await;
