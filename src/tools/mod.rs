@@ -3,6 +3,7 @@
 //! request). Annotations, the `confirm` gate and output schemas are all derived here, once.
 mod access;
 pub mod args;
+mod cursor;
 mod fragments;
 mod keys;
 mod locations;
