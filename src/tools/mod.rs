@@ -4,13 +4,16 @@
 mod access;
 pub mod args;
 mod cursor;
+mod defaults;
 mod fragments;
 mod keys;
 mod locations;
 mod logs;
 mod machines;
+mod names;
 mod organizations;
 mod registry;
+mod validate;
 
 pub(crate) use keys::find_api_key;
 
@@ -184,22 +187,28 @@ where
 {
     let response = descriptor(&<R::Response as prost::Name>::full_name());
     let empty_response = response.fields().len() == 0;
-    let output_schema = if empty_response {
+    let mut output_schema = if empty_response {
         // `{"status": "ok"}` plus the arguments, echoed.
         let schema = json!({"type": "object", "properties": {"status": {"type": "string", "const": "ok"}}, "required": ["status"]});
         schema.as_object().cloned().unwrap_or_default()
     } else {
         object_schema(&response)
     };
+    let schema = input_schema::<A>();
+    let default_location = defaults::takes_default_location(&schema);
+    if default_location {
+        defaults::declare(&mut output_schema);
+    }
     Op {
-        input_schema: input_schema::<A>(),
+        input_schema: schema.clone(),
         output_schema,
         method: R::method(),
         response,
         handler: Box::new(move |cx, arguments| {
+            let schema = schema.clone();
             Box::pin(async move {
-                let echo = arguments.clone();
-                let parsed: A = parse(arguments)?;
+                let parsed: A = parse(&schema, &arguments)?;
+                let echo = arguments;
                 // Building the request validates everything, so a bad call never gets a preview.
                 let request = build(parsed.clone(), &cx.app)?;
                 cx.admit(&echo).await?;
@@ -218,13 +227,17 @@ where
                     gate(&cx, &Value::Object(echo.clone()), &preview_of).await?;
                 }
                 let response = cx.unary(request).await?;
-                Ok(if empty_response {
-                    let mut done = echo;
+                let mut result = if empty_response {
+                    let mut done = echo.clone();
                     done.insert("status".into(), json!("ok"));
                     Value::Object(done)
                 } else {
                     to_json(&response)
-                })
+                };
+                if default_location {
+                    defaults::report(&cx.app, &echo, &mut result);
+                }
+                Ok(result)
             })
         }),
     }
@@ -238,15 +251,17 @@ where
     M: prost::Name,
 {
     let response = descriptor(&M::full_name());
+    let schema = input_schema::<A>();
     Op {
-        input_schema: input_schema::<A>(),
+        input_schema: schema.clone(),
         output_schema: object_schema(&response),
         method,
         response,
         handler: Box::new(move |cx, arguments| {
+            let schema = schema.clone();
             Box::pin(async move {
-                let echo = arguments.clone();
-                let parsed: A = parse(arguments)?;
+                let parsed: A = parse(&schema, &arguments)?;
+                let echo = arguments;
                 cx.admit(&echo).await?;
                 run(cx, parsed).await
             })
@@ -259,12 +274,14 @@ fn input_schema<A: JsonSchema + 'static>() -> Arc<JsonObject> {
         .unwrap_or_else(|e| panic!("argument type {} has an object schema: {e}", std::any::type_name::<A>()))
 }
 
-/// Deserializes arguments, naming the offending argument in the error.
-fn parse<A: DeserializeOwned>(arguments: JsonObject) -> Result<A, ToolError> {
-    serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|e| {
+/// Deserializes arguments; a refusal names every bad argument (see [`validate`]).
+fn parse<A: DeserializeOwned>(schema: &JsonObject, arguments: &JsonObject) -> Result<A, ToolError> {
+    let value = Value::Object(arguments.clone());
+    serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        if path == "." { ToolError::invalid(inner) } else { ToolError::invalid(format!("{path}: {inner}")) }
+        let first = if path == "." { inner } else { format!("{path}: {inner}") };
+        validate::all_problems(schema, &value, first)
     })
 }
 
@@ -441,7 +458,10 @@ impl ToolRow {
             interaction,
         });
         let result = match confirmed {
-            Ok(_) => (self.op.handler)(cx.clone(), arguments).await.map_err(|e| e.with_ids(&ids)),
+            Ok(_) => match (self.op.handler)(cx.clone(), arguments).await {
+                Err(e) => Err(names::explain(&cx.app, e, &ids).await.with_ids(&ids)),
+                ok => ok,
+            },
             Err(e) => Err(e),
         };
         let result = result.and_then(|value| self.protect_secrets(&cx.app, value));

@@ -3,7 +3,7 @@
 //! the same N hold the same fleet.
 //!
 //! One organization ([`ids::ORG`], "Fleet Robotics") with N/100 locations, the first of which holds 20%
-//! of the machines; N machines (3 in 4 online, 3 in 20 offline, 1 in 10 awaiting setup) of 1–3 parts
+//! of the machines; N machines (8 in 10 online, 1 in 10 offline, 1 in 10 awaiting setup) of 1–3 parts
 //! with ~2 KB configs; N/50 fragments, each kind's base fragment used by every main part of that kind;
 //! N/13 members, N/30 API keys with authorizations, N/100 modules and a few ML models. Machine
 //! `noisy` (the first machine, online, in the first location) has a main part with 10,000 log
@@ -305,8 +305,8 @@ fn fragments(sizes: &Sizes) -> Vec<FragmentRecord> {
 
 fn online_state(machine: usize) -> (OnlineState, i64) {
     match machine % 20 {
-        0..15 => (OnlineState::Online, 0),
-        15..18 => (OnlineState::Offline, (1 + machine as i64 % 30) * DAY + machine as i64 % 3600),
+        0..16 => (OnlineState::Online, 0),
+        16..18 => (OnlineState::Offline, (1 + machine as i64 % 30) * DAY + machine as i64 % 3600),
         _ => (OnlineState::AwaitingSetup, 0),
     }
 }
@@ -550,7 +550,7 @@ mod tests {
         assert_eq!(in_first, 400);
         let offline = fleet.robots.iter().filter(|r| r.online_state == OnlineState::Offline as i32).count();
         let awaiting = fleet.robots.iter().filter(|r| r.online_state == OnlineState::AwaitingSetup as i32).count();
-        assert_eq!((offline, awaiting), (300, 200));
+        assert_eq!((offline, awaiting), (200, 200));
         assert_eq!(fleet.parts.len(), 3999);
         let sizes: Vec<usize> = fleet.parts.iter().map(|p| p.part.robot_config_json.as_ref().unwrap().len()).collect();
         assert!(sizes.iter().all(|&s| (1500..=4000).contains(&s)), "{:?}", (sizes.iter().min(), sizes.iter().max()));

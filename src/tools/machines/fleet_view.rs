@@ -218,11 +218,11 @@ fn part_row(part: &app::PartSummary) -> Value {
     if let Some(v) = &part.viam_agent_version {
         row["viam_agent"] = version(&v.major, &v.minor);
     }
-    if let Some(os) = &part.os {
-        row["os"] = json!(os);
-    }
-    if let Some(platform) = &part.platform {
-        row["platform"] = json!(platform);
+    // A platform such as linux/arm64 names the OS too.
+    match (&part.platform, &part.os) {
+        (Some(platform), _) => row["platform"] = json!(platform),
+        (None, Some(os)) => row["os"] = json!(os),
+        (None, None) => {}
     }
     if !part.fragments.is_empty() {
         row["fragments"] = part.fragments.iter().map(|f| json!(f.name)).collect();
