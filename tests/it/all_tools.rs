@@ -1,4 +1,4 @@
-//! Every one of the 70 tools, called through the real binary over stdio against the sandbox, in
+//! Every one of the 72 tools, called through the real binary over stdio against the sandbox, in
 //! one scenario that discovers ids as a person would; each result is validated against the tool's
 //! outputSchema, and the whole catalogue must have been exercised.
 use crate::common;
@@ -33,7 +33,7 @@ fn s(v: &Value) -> String {
 async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
     let harness = Harness::start().await;
     let tools = harness.tools().await;
-    assert_eq!(tools.len(), 70);
+    assert_eq!(tools.len(), 72);
     let schemas = tools
         .iter()
         .map(|t| {
@@ -95,6 +95,10 @@ async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
     // Machines and parts.
     let robots = x.call("list_robots", json!({"location_id": location})).await;
     let robot = s(&robots["robots"][0]["id"]);
+    let everywhere = x.call("list_robots_for_locations", json!({"location_ids": [location, site]})).await;
+    assert!(everywhere["robots"].to_string().contains(&robot), "{everywhere}");
+    let summaries = x.call("list_machine_summaries", json!({"org_id": org, "location_ids": [location]})).await;
+    assert!(summaries["machines"].to_string().contains(&robot), "{summaries}");
     x.call("get_robot", json!({"robot_id": robot})).await;
     let parts = x.call("get_robot_parts", json!({"robot_id": robot})).await;
     let part = s(&parts["parts"][0]["id"]);

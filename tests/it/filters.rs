@@ -42,7 +42,7 @@ async fn read_only_exposes_only_reads_and_wins_over_allow_lists() {
     assert_eq!(names, vec!["list_robots read_only=true destructive=false"]);
     let names = assert_exposed(&["--read-only"], "tools_read_only").await;
     assert!(names.iter().all(|n| n.contains("read_only=true")));
-    assert_eq!(names.len(), 29);
+    assert_eq!(names.len(), 31);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod confirm;
 mod connection;
 mod files;
 mod filters;
+mod fleet;
 mod mcp;
 mod readme;
 mod sandbox;

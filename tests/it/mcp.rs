@@ -276,7 +276,7 @@ async fn the_server_starts_and_lists_tools_without_a_key_and_says_how_to_set_one
         c.env_remove("VIAM_API_KEY").env_remove("VIAM_API_KEY_ID").env("VIAM_APP_URL", "http://127.0.0.1:9");
     });
     let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 70);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 72);
     let result = client
         .call_tool(rmcp::model::CallToolRequestParams::new("list_organizations").with_arguments(Default::default()))
         .await
