@@ -1,6 +1,9 @@
-//! Opaque paging cursors: a position sealed (HMAC, per-process key) together with the tool and the
-//! arguments that select the list, so a cursor from another tool, from altered arguments or edited by
-//! hand is refused instead of silently paging through a different list.
+//! Opaque paging cursors: a position sealed (HMAC) together with the tool and the arguments that
+//! select the list, so a cursor from another tool, from altered arguments or edited by hand is
+//! refused instead of silently paging through a different list. The key is fixed, not per process:
+//! the seal guards against mistakes, not forgery (a forged position only pages from elsewhere in a
+//! list the caller may read anyway), and a fixed key lets cursors outlive a server restart and work
+//! across `viam-fleet-mcp call` invocations.
 use crate::error::ToolError;
 use rmcp::model::{RequestStateCodec, SealOptions};
 use serde::Serialize;
@@ -8,7 +11,8 @@ use serde::de::DeserializeOwned;
 use std::sync::LazyLock;
 
 static CODEC: LazyLock<RequestStateCodec> = LazyLock::new(|| {
-    RequestStateCodec::try_new(rand::random::<[u8; 32]>().to_vec()).expect("a 32-byte key is long enough")
+    RequestStateCodec::try_new(b"viam-fleet-mcp paging cursors: integrity, not secrecy".to_vec())
+        .expect("the key is long enough")
 });
 
 /// What a cursor is bound to: the tool and its list-selecting arguments (not `limit`, which may
