@@ -34,8 +34,9 @@ pub enum Risk {
 }
 
 impl Risk {
-    pub fn annotations(self, title: &str) -> ToolAnnotations {
-        let base = ToolAnnotations::with_title(title).open_world(true);
+    /// The hints a client reads; the title is the tool's own, not repeated here.
+    pub fn annotations(self) -> ToolAnnotations {
+        let base = ToolAnnotations::new().open_world(true);
         match self {
             Risk::Read => base.read_only(true).destructive(false).idempotent(true),
             Risk::Additive => base.read_only(false).destructive(false).idempotent(false),

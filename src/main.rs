@@ -85,7 +85,7 @@ struct Options {
     /// The deadline of each call, in seconds.
     #[arg(long, global = true, default_value_t = 30)]
     timeout: u64,
-    /// The sandbox's starting fleet: demo or empty.
+    /// The sandbox's starting fleet: demo, empty, or fleet:N (N machines, deterministic).
     #[arg(long, global = true, default_value = "demo")]
     seed: Seed,
     /// Load the sandbox's state from this JSON file and save every change to it.
@@ -212,10 +212,7 @@ impl Options {
         if self.sandbox {
             let config = self.sandbox_config()?;
             let api_key = ApiKey { id: config.api_key_id.clone(), key: config.api_key.clone() };
-            let default_location = self
-                .location_id
-                .clone()
-                .or_else(|| (config.seed == Seed::Demo).then(|| sandbox::ids::LOCATION_WAREHOUSE.to_string()));
+            let default_location = self.location_id.clone().or_else(|| config.seed.default_location());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let running = sandbox::start(config, listener).await?;
             tracing::info!(url = %running.url(), "sandbox started");

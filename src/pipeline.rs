@@ -6,7 +6,7 @@ use crate::error::ToolError;
 use crate::safety::audit::Entry;
 use crate::safety::confirm::{self, GateCall};
 use crate::safety::{Policy, files, redact};
-use crate::tools::ToolRow;
+use crate::tools::{ToolRow, names};
 use rmcp::model::{InputRequiredResult, JsonObject};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -212,7 +212,11 @@ impl Stages<'_> {
             progress: self.progress,
             files: checked_files,
         });
-        prepared.run(cx).await.map_err(|e| e.with_ids(&ids).with_verify(row.policy.verify))
+        match prepared.run(cx).await {
+            // An id that is really a name gets the matching ids, found with bounded reads.
+            Err(e) => Err(names::explain(&fleet.app, e, &ids).await.with_ids(&ids).with_verify(row.policy.verify)),
+            done => done,
+        }
     }
 }
 

@@ -24,7 +24,7 @@ mod state;
 mod store;
 mod tls;
 
-pub use seed::ids;
+pub use seed::{demo_table, fleet, ids};
 
 /// The id of the API key the sandbox accepts by default (a UUID, as the Python SDK insists).
 pub const DEMO_API_KEY_ID: &str = "de300000-0006-4000-8000-000000000001";
@@ -41,15 +41,33 @@ pub enum Seed {
     Demo,
     /// One empty organization ([`ids::ORG`]), and the API key the server authenticates with.
     Empty,
+    /// `fleet:N`: a synthetic fleet of N machines in organization [`ids::ORG`] (see [`fleet`]).
+    Fleet(u32),
+}
+
+impl Seed {
+    /// The location `--sandbox` uses when no `--location-id` is given.
+    pub fn default_location(self) -> Option<String> {
+        match self {
+            Seed::Demo => Some(ids::LOCATION_WAREHOUSE.to_string()),
+            Seed::Empty => None,
+            Seed::Fleet(_) => Some(fleet::location_id(0)),
+        }
+    }
 }
 
 impl FromStr for Seed {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        let expected = "expected \"demo\", \"empty\" or \"fleet:N\"";
         match s {
             "demo" => Ok(Seed::Demo),
             "empty" => Ok(Seed::Empty),
-            other => Err(format!("unknown seed {other:?}; expected \"demo\" or \"empty\"")),
+            _ => match s.strip_prefix("fleet:").map(str::parse::<u32>) {
+                Some(Ok(n)) if (1..=fleet::MAX_MACHINES).contains(&n) => Ok(Seed::Fleet(n)),
+                Some(_) => Err(format!("{s:?}: N must be a number from 1 to {}", fleet::MAX_MACHINES)),
+                None => Err(format!("unknown seed {s:?}; {expected}")),
+            },
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The seeded fleets: a deterministic demo fleet (fixed ids and timestamps, no randomness) and an empty one.
+//! The seeded fleets: a deterministic demo fleet (fixed ids and timestamps, no randomness), an empty one,
+//! and `fleet:N` at scale ([`fleet`]).
 use prost_types::Timestamp;
 use serde_json::{Value, json};
 
@@ -11,10 +12,15 @@ use crate::proto::viam::app::mltraining::v1::{ModelFramework, ModelType};
 use crate::proto::viam::app::packages::v1::PackageType;
 use crate::proto::viam::app::v1::*;
 
-/// Fixed ids of the seeded fleet (UUIDs, like Viam's). `ORG` is seeded by both `Seed::Demo` and
-/// `Seed::Empty`; everything else only by `Seed::Demo`.
+pub mod fleet;
+mod table;
+
+pub use table::demo_table;
+
+/// Fixed ids of the seeded fleet (UUIDs, like Viam's). `ORG` is seeded by every seed;
+/// everything else only by `Seed::Demo`.
 pub mod ids {
-    /// Organization "Demo Robotics", public namespace `demo-robotics`.
+    /// Organization "Demo Robotics", public namespace `demo-robotics` ("Fleet Robotics" in `fleet:N`).
     pub const ORG: &str = "de300000-0001-4000-8000-000000000001";
     /// Location "Warehouse" (machines `rover-1`, `rover-2`).
     pub const LOCATION_WAREHOUSE: &str = "de300000-0002-4000-8000-000000000001";
@@ -121,6 +127,7 @@ pub fn build(seed: Seed, api_key_id: &str, api_key: &str) -> State {
             ..Default::default()
         },
         Seed::Demo => demo(),
+        Seed::Fleet(n) => fleet::build(n),
     };
     state.api_keys.insert(
         0,

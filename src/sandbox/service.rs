@@ -257,6 +257,8 @@ app_service! {
     write create_robot_part_secret(CreateRobotPartSecretRequest) -> CreateRobotPartSecretResponse;
     write delete_robot_part_secret(DeleteRobotPartSecretRequest) -> DeleteRobotPartSecretResponse;
     read list_robots(ListRobotsRequest) -> ListRobotsResponse;
+    read list_robots_for_locations(ListRobotsForLocationsRequest) -> ListRobotsForLocationsResponse;
+    read list_machine_summaries(ListMachineSummariesRequest) -> ListMachineSummariesResponse;
     write new_robot(NewRobotRequest) -> NewRobotResponse;
     write update_robot(UpdateRobotRequest) -> UpdateRobotResponse;
     write delete_robot(DeleteRobotRequest) -> DeleteRobotResponse;

@@ -24,6 +24,7 @@ mod pb;
 mod registry;
 mod robots;
 mod roles;
+mod summaries;
 
 pub use fragments::set_fragment_config;
 use locations::primary_org;

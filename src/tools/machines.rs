@@ -16,6 +16,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+mod fleet_view;
+
 pub(super) fn rows() -> Vec<Row> {
     vec![
         row!(get_robot, Read, unary(get_robot)),
@@ -53,9 +55,12 @@ pub(super) fn rows() -> Vec<Row> {
         .scope(&[Part("robot_part_id")])
         .verify("get_robot_part"),
         row!(list_robots, Read, unary(list_robots)),
+        row!(list_robots_for_locations, Read, unary(list_robots_for_locations)),
+        row!(list_machine_summaries, Read, fleet_view::op()),
         row!(new_robot, Additive, unary(new_robot)).scope(&[DefaultLocation]).verify("list_robots"),
-        row!(update_robot, Mutating, unary(update_robot))
-            .scope(&[Robot("robot_id"), DefaultLocation])
+        // Moving a machine: both where it is and where it goes must be inside the scope.
+        row!(update_robot, Mutating, custom::<_, app::UpdateRobotResponse>("UpdateRobot", update_robot))
+            .scope(&[Robot("robot_id"), MaybeLocation("location_id")])
             .verify("get_robot"),
         row!(delete_robot, Destructive, unary_with_preview(delete_robot, delete_robot_preview))
             .scope(&[Robot("robot_id")])
@@ -445,22 +450,45 @@ fn new_robot(a: NewRobotArgs, app: &App) -> Result<app::NewRobotRequest, ToolErr
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+struct RobotsForLocationsArgs {
+    /// The locations' ids (list_locations shows them).
+    location_ids: Vec<Id>,
+}
+
+fn list_robots_for_locations(
+    a: RobotsForLocationsArgs,
+    _: &App,
+) -> Result<app::ListRobotsForLocationsRequest, ToolError> {
+    Ok(app::ListRobotsForLocationsRequest { location_ids: a.location_ids.into_iter().map(String::from).collect() })
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct UpdateRobotArgs {
     /// The machine's id (list_robots shows them).
     robot_id: Id,
-    /// The machine's name; pass the current name to keep it.
-    name: String,
-    /// The location to put it in; omitted = the server's configured location (--location-id /
-    /// VIAM_LOCATION_ID). Pass its current location to keep it where it is.
+    /// The new name; omitted = the name stays as it is.
+    #[serde(default)]
+    name: Option<String>,
+    /// The location to move it to; omitted = it stays where it is.
     #[serde(default)]
     location_id: Option<Id>,
 }
 
-fn update_robot(a: UpdateRobotArgs, app: &App) -> Result<app::UpdateRobotRequest, ToolError> {
-    Ok(app::UpdateRobotRequest {
-        id: a.robot_id.into(),
-        name: a.name,
-        location: app.location_or_default(a.location_id)?,
+/// Given both name and location, this is the SDK's one UpdateRobot request. Whatever is omitted
+/// is kept as it is, which takes reading the machine first: the request always carries both.
+fn update_robot(cx: Arc<CallContext>, a: UpdateRobotArgs) -> BoxFuture<ToolResult> {
+    Box::pin(async move {
+        let id = String::from(a.robot_id);
+        let (name, location) = match (a.name, a.location_id) {
+            (Some(name), Some(location)) => (name, location.0),
+            (name, location) => {
+                let request = app::GetRobotRequest { id: id.clone() };
+                let current = cx.app.conn.unary(request, Retry::OnUnavailable).await?.robot.unwrap_or_default();
+                (name.unwrap_or(current.name), location.map_or(current.location, String::from))
+            }
+        };
+        Ok(to_json(&cx.unary(app::UpdateRobotRequest { id, name, location }).await?))
     })
 }
 
@@ -602,8 +630,7 @@ mod tests {
         );
         let r = new_robot(args(json!({"name": "r", "location_id": "loc1"})), &app).unwrap();
         assert_eq!(hex(&r), golden("machines::robots_in_a_location#2"));
-        let in_loc1 = App { default_location: Some("loc1".into()), ..offline_app() };
-        let r = update_robot(args(json!({"robot_id": "r1", "name": "r"})), &in_loc1).unwrap();
+        let r = list_robots_for_locations(args(json!({"location_ids": ["loc1", "loc2"]})), &app).unwrap();
         assert_eq!(hex(&r), golden("machines::robots_in_a_location#3"));
         assert_eq!(
             hex(&delete_robot(args(json!({"robot_id": "r1"})), &app).unwrap()),

@@ -7,13 +7,17 @@
 mod access;
 pub mod args;
 mod config_items;
+mod cursor;
+mod defaults;
 mod fragments;
 mod keys;
 mod locations;
 mod logs;
 mod machines;
+pub mod names;
 mod organizations;
 mod registry;
+mod validate;
 
 pub use crate::call::{App, BoxFuture, CallContext, Risk, RowPolicy, ToolResult, Toolset};
 
@@ -86,6 +90,8 @@ struct UnaryCall<A, R> {
     request: R,
     echo: JsonObject,
     empty_response: bool,
+    /// The tool falls back to the default location: its result says which it used.
+    default_location: bool,
     preview: Option<Preview<A>>,
 }
 
@@ -97,13 +103,17 @@ impl<A: Clone + Send + Sync + 'static, R: Rpc> Prepared for UnaryCall<A, R> {
     fn run(self: Box<Self>, cx: Arc<CallContext>) -> BoxFuture<ToolResult> {
         Box::pin(async move {
             let response = cx.unary(self.request).await?;
-            Ok(if self.empty_response {
-                let mut done = self.echo;
+            let mut result = if self.empty_response {
+                let mut done = self.echo.clone();
                 done.insert("status".into(), json!("ok"));
                 Value::Object(done)
             } else {
                 to_json(&response)
-            })
+            };
+            if self.default_location {
+                defaults::report(&cx.app, &self.echo, &mut result);
+            }
+            Ok(result)
         })
     }
 }
@@ -115,25 +125,36 @@ where
 {
     let response = descriptor(&<R::Response as prost::Name>::full_name());
     let empty_response = response.fields().len() == 0;
-    let output_schema = if empty_response {
+    let mut output_schema = if empty_response {
         // `{"status": "ok"}` plus the arguments, echoed.
         let schema = json!({"type": "object", "properties": {"status": {"type": "string", "const": "ok"}}, "required": ["status"]});
         schema.as_object().cloned().unwrap_or_default()
     } else {
         object_schema(&response)
     };
+    let schema = input_schema::<A>();
+    let default_location = defaults::takes_default_location(&schema);
+    if default_location {
+        defaults::declare(&mut output_schema);
+    }
     Op {
-        input_schema: input_schema::<A>(),
+        input_schema: schema.clone(),
         output_schema,
         method: R::method(),
         response,
         has_preview: preview.is_some(),
         prepare: Box::new(move |arguments, app| {
-            let echo = arguments.clone();
-            let parsed: A = parse(arguments)?;
+            let parsed: A = parse(&schema, &arguments)?;
             // Building the request validates everything, so a bad call never gets a preview.
             let request = build(parsed.clone(), app)?;
-            Ok(Box::new(UnaryCall { arguments: parsed, request, echo, empty_response, preview }))
+            Ok(Box::new(UnaryCall {
+                arguments: parsed,
+                request,
+                echo: arguments,
+                empty_response,
+                default_location,
+                preview,
+            }))
         }),
     }
 }
@@ -182,14 +203,15 @@ where
     M: prost::Name,
 {
     let response = descriptor(&M::full_name());
+    let schema = input_schema::<A>();
     Op {
-        input_schema: input_schema::<A>(),
+        input_schema: schema.clone(),
         output_schema: object_schema(&response),
         method,
         response,
         has_preview: preview.is_some(),
         prepare: Box::new(move |arguments, _| {
-            Ok(Box::new(CustomCall { arguments: parse::<A>(arguments)?, run, preview }))
+            Ok(Box::new(CustomCall { arguments: parse::<A>(&schema, &arguments)?, run, preview }))
         }),
     }
 }
@@ -199,12 +221,14 @@ fn input_schema<A: JsonSchema + 'static>() -> Arc<JsonObject> {
         .unwrap_or_else(|e| panic!("argument type {} has an object schema: {e}", std::any::type_name::<A>()))
 }
 
-/// Deserializes arguments, naming the offending argument in the error.
-fn parse<A: DeserializeOwned>(arguments: JsonObject) -> Result<A, ToolError> {
-    serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|e| {
+/// Deserializes arguments; a refusal names every bad argument (see [`validate`]).
+fn parse<A: DeserializeOwned>(schema: &JsonObject, arguments: &JsonObject) -> Result<A, ToolError> {
+    let value = Value::Object(arguments.clone());
+    serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        if path == "." { ToolError::invalid(inner) } else { ToolError::invalid(format!("{path}: {inner}")) }
+        let first = if path == "." { inner } else { format!("{path}: {inner}") };
+        validate::all_problems(schema, &value, first)
     })
 }
 
@@ -375,6 +399,8 @@ impl ToolRow {
     /// The MCP tool definition: schemas, and annotations derived from the risk class.
     fn definition(&self) -> Tool {
         let mut input = (*self.op.input_schema).clone();
+        // Clients assume JSON Schema 2020-12 anyway; naming it in every tool costs every session.
+        input.remove("$schema");
         // Some clients reject an object schema without `properties`, even an empty one.
         let properties = input.entry("properties").or_insert_with(|| json!({}));
         if self.risk == Risk::Destructive {
@@ -387,7 +413,7 @@ impl ToolRow {
         Tool::new(self.name, self.description, Arc::new(input))
             .with_title(self.title())
             .with_raw_output_schema(Arc::new(self.op.output_schema.clone()))
-            .with_annotations(self.risk.annotations(&self.title()))
+            .with_annotations(self.risk.annotations())
     }
 }
 

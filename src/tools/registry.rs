@@ -106,13 +106,17 @@ fn update_registry_item(a: UpdateItemArgs, _: &App) -> Result<app::UpdateRegistr
 struct ListItemsArgs {
     /// The organization's id (list_organizations shows them).
     organization_id: Id,
-    /// Item types to include (`archive`, `ml_model`, `module`, `ml_training`); [] = all.
+    /// Item types to include (`archive`, `ml_model`, `module`, `ml_training`); omitted or [] = all.
+    #[serde(default)]
     types: Vec<PackageType>,
-    /// Visibilities to include (`private`, `public`, `public_unlisted`); [] = all.
+    /// Visibilities to include (`private`, `public`, `public_unlisted`); omitted or [] = all.
+    #[serde(default)]
     visibilities: Vec<Visibility>,
-    /// Platforms to include, e.g. `linux/amd64`; [] = all.
+    /// Platforms to include, e.g. `linux/amd64`; omitted or [] = all.
+    #[serde(default)]
     platforms: Vec<String>,
-    /// Statuses to include (`published`, `in_development`); [] = all.
+    /// Statuses to include (`published`, `in_development`); omitted or [] = all.
+    #[serde(default)]
     statuses: Vec<RegistryItemStatus>,
     /// Text to search for; omitted = no search.
     #[serde(default)]

@@ -96,6 +96,10 @@ async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
     // Machines and parts.
     let robots = x.call("list_robots", json!({"location_id": location})).await;
     let robot = s(&robots["robots"][0]["id"]);
+    let everywhere = x.call("list_robots_for_locations", json!({"location_ids": [location, site]})).await;
+    assert!(everywhere["robots"].to_string().contains(&robot), "{everywhere}");
+    let summaries = x.call("list_machine_summaries", json!({"org_id": org, "location_ids": [location]})).await;
+    assert!(summaries["machines"].to_string().contains(&robot), "{summaries}");
     x.call("get_robot", json!({"robot_id": robot})).await;
     let parts = x.call("get_robot_parts", json!({"robot_id": robot})).await;
     let part = s(&parts["parts"][0]["id"]);

@@ -44,7 +44,10 @@ async fn read_only_exposes_only_reads_and_wins_over_allow_lists() {
     assert_eq!(names, vec!["list_robots read_only=true destructive=false"]);
     let names = assert_exposed(&["--read-only"], "tools_read_only").await;
     assert!(names.iter().all(|n| n.contains("read_only=true")));
-    assert_eq!(names.len(), 30);
+    assert_eq!(
+        names.len(),
+        viam_fleet_mcp::tools::catalogue().rows.iter().filter(|r| r.risk == viam_fleet_mcp::call::Risk::Read).count()
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod connection;
 mod defects;
 mod files;
 mod filters;
+mod fleet;
 mod http;
 mod mcp;
 mod packaging;

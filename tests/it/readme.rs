@@ -1,23 +1,38 @@
-//! The README's tool table is generated from the catalogue; this keeps the two in sync.
-//! `UPDATE_README=1 cargo test --test it readme::` rewrites it.
+//! The README's tool table and demo-seed table are generated, from the catalogue and from the seed;
+//! this keeps them in sync. `UPDATE_README=1 cargo test --test it readme::` rewrites them.
+use viam_fleet_mcp::sandbox::demo_table;
 use viam_fleet_mcp::tools::catalogue;
 
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-const BEGIN: &str = "<!-- tools:begin -->\n";
-const END: &str = "<!-- tools:end -->";
 
-#[test]
-fn readme_tool_table_matches_the_catalogue() {
+/// Checks (or, with UPDATE_README, rewrites) the README between `<!-- NAME:begin -->` and
+/// `<!-- NAME:end -->`.
+fn generated_section(name: &str, expected: &str) {
+    let (begin, end) = (format!("<!-- {name}:begin -->\n"), format!("<!-- {name}:end -->"));
     let readme = std::fs::read_to_string(README).unwrap();
-    let start = readme.find(BEGIN).expect("tools:begin marker") + BEGIN.len();
-    let end = readme.find(END).expect("tools:end marker");
-    let table = catalogue().markdown_table();
+    let start = readme.find(&begin).unwrap_or_else(|| panic!("{begin} marker")) + begin.len();
+    let stop = readme.find(&end).unwrap_or_else(|| panic!("{end} marker"));
     if std::env::var_os("UPDATE_README").is_some() {
-        std::fs::write(README, format!("{}{table}{}", &readme[..start], &readme[end..])).unwrap();
+        std::fs::write(README, format!("{}{expected}{}", &readme[..start], &readme[stop..])).unwrap();
         return;
     }
     assert!(
-        readme[start..end] == table,
-        "the README's tool table is stale: run UPDATE_README=1 cargo test --test readme"
+        readme[start..stop] == *expected,
+        "the README's {name} table is stale: run UPDATE_README=1 cargo test --test it readme::"
     );
+}
+
+#[test]
+fn readme_tool_table_matches_the_catalogue() {
+    generated_section("tools", &catalogue().markdown_table());
+}
+
+#[test]
+fn readme_seed_table_matches_the_seed() {
+    let table = demo_table();
+    // What the examples above the table rely on.
+    for name in ["`rover-1`", "`arm-station`", "`test-bench`", "Warehouse", "`demo-robotics:wheel-odometry`"] {
+        assert!(table.contains(name), "{name} in\n{table}");
+    }
+    generated_section("seed", &table);
 }

@@ -151,6 +151,8 @@ fn calls() -> Vec<(&'static str, Value, Option<Capture>)> {
         ("delete_location_secret", json!({"location_id": "$site", "secret_id": "$site_secret", "confirm": true}), None),
         // Machines: parts carry their secrets, history entries the old part.
         ("list_robots", json!({"location_id": warehouse}), None),
+        ("list_robots_for_locations", json!({"location_ids": [warehouse, lab]}), None),
+        ("list_machine_summaries", json!({"org_id": org}), None),
         ("get_robot", json!({"robot_id": ids::ROBOT_ROVER_1}), None),
         ("get_robot_parts", json!({"robot_id": ids::ROBOT_ROVER_1}), None),
         ("get_robot_part", json!({"robot_part_id": ids::PART_ROVER_1_MAIN}), None),

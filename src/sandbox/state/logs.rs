@@ -3,9 +3,10 @@ use prost_types::Timestamp;
 use serde_json::json;
 use tonic::Status;
 
-use super::{PartRecord, Pb, State, find, find_mut, json_to_struct, now, parse_token, time_key};
+use super::{PartRecord, Pb, State, find, find_mut, now, parse_token, time_key};
 use crate::proto::viam::app::v1::*;
 use crate::proto::viam::common::v1::LogEntry;
+use crate::tools::args::to_struct;
 
 /// Viam's server-side batch size: one page never holds more entries.
 pub const LOG_BATCH: usize = 100;
@@ -40,6 +41,7 @@ pub fn synth_log(host: &str, n: u64, time: Timestamp) -> LogEntry {
         6 => ("info", "rdk.modmanager", "", "module demo-robotics_wheel-odometry is healthy".to_string()),
         _ => ("warn", "rdk.networking", "", format!("wifi signal weak: -{} dBm", 60 + value / 4)),
     };
+    // Built directly, not through the reflection path: `fleet:N` seeds 10,000 entries at startup.
     let caller = json!({
         "Defined": true,
         "File": format!("/rdk/{}.go", logger.replace('.', "/")),
@@ -53,9 +55,9 @@ pub fn synth_log(host: &str, n: u64, time: Timestamp) -> LogEntry {
         time: Some(time),
         logger_name: logger.to_string(),
         message,
-        caller: json_to_struct(caller).ok(),
+        caller: caller.as_object().map(to_struct),
         stack: if level == "error" { format!("goroutine {n} [running]:\n{logger}.run()") } else { String::new() },
-        fields: json_to_struct(fields).into_iter().collect(),
+        fields: fields.as_object().map(to_struct).into_iter().collect(),
     }
 }
 

@@ -243,6 +243,9 @@ targets! {
     };
     ShareLocationRequest => |r, s| vec![s.resource("location", &r.location_id)?, s.org_of(&r.organization_id)?];
     NewRobotRequest => |r, s| vec![s.resource("location", &r.location)?];
+    ListRobotsForLocationsRequest
+        => |r, s| r.location_ids.iter().map(|id| s.resource("location", id)).collect::<Result<_, _>>()?;
+    ListMachineSummariesRequest => |r, s| vec![s.org_of(&r.organization_id)?];
     GetRobotRequest, DeleteRobotRequest => |r, s| vec![s.resource("robot", &r.id)?];
     // Moving a machine takes an owner of its new location too.
     UpdateRobotRequest => |r, s| {
