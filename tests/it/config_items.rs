@@ -322,3 +322,42 @@ async fn a_whole_config_over_the_budget_comes_back_as_item_names() {
     assert_eq!(one["items"]["components"][0]["attributes"]["data"].as_str().unwrap().len(), 20_000);
     h.stop().await;
 }
+
+/// On a fleet at scale the item tools stay as small and as exact: a fragment is added in two
+/// small calls, and one attribute changes with nothing else in a ~2 KB config.
+#[tokio::test]
+async fn item_edits_on_a_fleet_at_scale() {
+    use viam_fleet_mcp::sandbox::{Seed, fleet};
+    let h = Harness::start_with(SandboxConfig { seed: Seed::Fleet(2000), ..SandboxConfig::default() }, &[]).await;
+    let part_id = fleet::main_part_id(7);
+    let (before, _) = part(&h, &part_id).await;
+    let used: Vec<Value> = before["fragments"].as_array().cloned().unwrap_or_default();
+    let fragments = h.ok("list_fragments", json!({"org_id": ids::ORG})).await;
+    let unused = fragments["fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].clone())
+        .find(|id| !used.contains(id))
+        .expect("a fragment the part does not use");
+
+    let target = json!({"robot_part_id": part_id, "kind": "fragments"});
+    let listed = h.call("get_config_items", target.clone()).await;
+    let mut add = target;
+    add["item"] = unused.clone();
+    let added = h.call("add_config_item", add).await;
+    assert_ne!(added.is_error, Some(true), "{added:?}");
+    let bytes = serde_json::to_vec(&listed).unwrap().len() + serde_json::to_vec(&added).unwrap().len();
+    assert!(bytes <= 2048, "two results took {bytes} bytes");
+
+    let component = before["components"][0]["name"].as_str().unwrap().to_string();
+    let patch = json!({"robot_part_id": part_id, "kind": "components", "name": component,
+        "patch": {"attributes": {"poll_hz": 7}}});
+    h.ok("update_config_item", patch).await;
+    let (after, _) = part(&h, &part_id).await;
+    let mut expected = before.clone();
+    expected["fragments"].as_array_mut().unwrap().push(unused);
+    expected["components"][0]["attributes"]["poll_hz"] = json!(7.0);
+    assert_eq!(after, expected, "only the fragment and the one attribute changed");
+    h.stop().await;
+}
