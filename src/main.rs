@@ -184,7 +184,7 @@ impl Options {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -209,7 +209,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve => {
             let exposed = cli.options.exposed()?;
             let (app, _sandbox) = cli.options.app().await?;
-            let service = FleetServer::new(app, exposed).serve(rmcp::transport::stdio()).await?;
+            // Non-blocking pipes on the IO driver: no blocking-pool hand-off per message.
+            let service = FleetServer::new(app, exposed).serve(rmcp::transport::stdio_pipes()).await?;
             service.waiting().await?;
         }
         Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?, json, markdown)?,

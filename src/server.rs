@@ -3,11 +3,12 @@ use crate::error::ToolError;
 use crate::safety::confirm::Interaction;
 use crate::tools::{App, ProgressSink, ToolRow, catalogue};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, Implementation, ListToolsResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -108,13 +109,24 @@ impl ServerHandler for FleetServer {
         };
         let result = row.call(self.app.clone(), arguments, cancel, progress, roots, interaction).await;
         Ok(match result {
-            Ok(value) => CallToolResult::structured(value),
+            Ok(value) => structured(value, false),
             Err(ToolError::InputRequired(round)) => return Ok((*round).into()),
             Err(error) => {
                 tracing::info!(tool = row.name, error = %error.code(), "tool call failed");
-                CallToolResult::structured_error(error.to_json())
+                structured(error.to_json(), true)
             }
         }
         .into())
     }
+}
+
+/// The value as `structuredContent` and, for clients that read only content, as one text block.
+/// The text is written straight into a buffer, not through `Display` as `CallToolResult::structured`
+/// does; the frame writer serializes the structured copy.
+fn structured(value: Value, is_error: bool) -> CallToolResult {
+    let text = serde_json::to_string(&value).expect("a JSON value always serializes");
+    let content = vec![ContentBlock::text(text)];
+    let mut result = if is_error { CallToolResult::error(content) } else { CallToolResult::success(content) };
+    result.structured_content = Some(value);
+    result
 }
