@@ -125,8 +125,25 @@ impl ServerHandler for FleetServer {
 /// does; the frame writer serializes the structured copy.
 fn structured(value: Value, is_error: bool) -> CallToolResult {
     let text = serde_json::to_string(&value).expect("a JSON value always serializes");
+    if text.len() >= BIG_RESULT {
+        release_memory_soon();
+    }
     let content = vec![ContentBlock::text(text)];
     let mut result = if is_error { CallToolResult::error(content) } else { CallToolResult::success(content) };
     result.structured_content = Some(value);
     result
+}
+
+/// A result this large leaves tens of MB free in the heap once its frame is written.
+const BIG_RESULT: usize = 1 << 20;
+
+/// glibc keeps freed memory mapped; after a big result, give it back to the system once the frame
+/// has had time to be written (measured: 55 → 31 MB of RSS after a 5 MB result).
+fn release_memory_soon() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // SAFETY: malloc_trim only returns free heap pages to the kernel.
+        unsafe { libc::malloc_trim(0) };
+    });
 }

@@ -82,7 +82,11 @@ mod tests {
             let id = record.part.id.clone();
             same(&state.get_robot_part(GetRobotPartRequest { id: id.clone() }).unwrap());
             same(&state.get_robot_parts(GetRobotPartsRequest { robot_id: record.part.robot.clone() }).unwrap());
-            same(&state.get_robot_part_history(GetRobotPartHistoryRequest { id: id.clone(), ..Default::default() }).unwrap());
+            same(
+                &state
+                    .get_robot_part_history(GetRobotPartHistoryRequest { id: id.clone(), ..Default::default() })
+                    .unwrap(),
+            );
             let logs = GetRobotPartLogsRequest { id, ..Default::default() };
             same(&state.get_robot_part_logs(logs).unwrap());
             for entry in &record.history {
@@ -94,7 +98,15 @@ mod tests {
             same(&state.get_fragment(GetFragmentRequest { id: id.clone(), ..Default::default() }).unwrap());
             same(&state.get_fragment_history(GetFragmentHistoryRequest { id, ..Default::default() }).unwrap());
             let org = record.fragment.organization_owner.clone();
-            same(&state.list_fragments(ListFragmentsRequest { organization_id: org, show_public: true, ..Default::default() }).unwrap());
+            same(
+                &state
+                    .list_fragments(ListFragmentsRequest {
+                        organization_id: org,
+                        show_public: true,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+            );
         }
         for record in &state.organizations {
             same(&record.org.0);
