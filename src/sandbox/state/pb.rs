@@ -135,7 +135,7 @@ mod tests {
         same(&import);
         same(&FragmentImport::default());
         for per_machine in [0.0, -1.5, 1e300, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
-            same(&RegistryItemCostByResource { per_machine, ..Default::default() });
+            same(&RegistryItemCostByResource { per_machine });
         }
         let file = UploadModuleFileRequest {
             module_file: Some(upload_module_file_request::ModuleFile::File(vec![0, 255, 7, 8])),
