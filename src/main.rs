@@ -234,7 +234,7 @@ impl Options {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let mut secrets: Vec<String> = std::env::var("VIAM_API_KEY").into_iter().collect();
@@ -260,7 +260,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             if http.http.is_some() {
                 viam_fleet_mcp::http::serve(server, &http, Duration::from_secs(cli.options.timeout)).await?;
             } else {
-                server.serve(rmcp::transport::stdio()).await?.waiting().await?;
+                // Non-blocking pipes on the IO driver: no blocking-pool hand-off per message.
+                server.serve(rmcp::transport::stdio_pipes()).await?.waiting().await?;
             }
         }
         Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?, json, markdown)?,

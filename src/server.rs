@@ -3,11 +3,12 @@ use crate::call::{Interaction, ProgressSink};
 use crate::pipeline::{Call, Fleet, Reply};
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorData, Implementation, ListToolsResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
+use serde_json::Value;
 use std::sync::Arc;
 
 const INSTRUCTIONS: &str = "Manage a Viam robot fleet: organizations, locations, machines (robots) and \
@@ -89,10 +90,38 @@ impl ServerHandler for FleetServer {
             },
         };
         Ok(match self.fleet.call(row, call).await {
-            Reply::Done(value) => CallToolResult::structured(value),
-            Reply::Failed(error) => CallToolResult::structured_error(error),
+            Reply::Done(value) => structured(value, false),
+            Reply::Failed(error) => structured(error, true),
             Reply::InputRequired(round) => return Ok((*round).into()),
         }
         .into())
     }
+}
+
+/// The value as `structuredContent` and, for clients that read only content, as one text block.
+/// The text is written straight into a buffer, not through `Display` as `CallToolResult::structured`
+/// does; the frame writer serializes the structured copy.
+fn structured(value: Value, is_error: bool) -> CallToolResult {
+    let text = serde_json::to_string(&value).expect("a JSON value always serializes");
+    if text.len() >= BIG_RESULT {
+        release_memory_soon();
+    }
+    let content = vec![ContentBlock::text(text)];
+    let mut result = if is_error { CallToolResult::error(content) } else { CallToolResult::success(content) };
+    result.structured_content = Some(value);
+    result
+}
+
+/// A result this large leaves tens of MB free in the heap once its frame is written.
+const BIG_RESULT: usize = 1 << 20;
+
+/// glibc keeps freed memory mapped; after a big result, give it back to the system once the frame
+/// has had time to be written (measured: 55 → 31 MB of RSS after a 5 MB result).
+fn release_memory_soon() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // SAFETY: malloc_trim only returns free heap pages to the kernel.
+        unsafe { libc::malloc_trim(0) };
+    });
 }

@@ -40,16 +40,119 @@ impl<'de, M: Message + Name + Default> Deserialize<'de> for Pb<M> {
     }
 }
 
-// google.protobuf.Struct has no `prost::Name` impl, hence the literal name.
-const STRUCT: &str = "google.protobuf.Struct";
-
-/// A `Struct` as the plain JSON object it stands for.
-pub fn struct_to_json(value: &prost_types::Struct) -> serde_json::Value {
-    let message = to_dynamic(STRUCT, value);
-    serde_json::to_value(message).expect("a Struct always serializes")
-}
+pub use crate::proto_json::struct_to_json;
 
 /// A JSON object as a `Struct`; anything else is an error message.
 pub fn json_to_struct(value: serde_json::Value) -> Result<prost_types::Struct, String> {
     value.as_object().map(crate::proto_json::to_struct).ok_or_else(|| "a JSON object is required".into())
+}
+
+/// The direct proto → JSON walk writes what prost-reflect's serializer writes, byte for byte, for
+/// every answer the seeded fleet gives about its parts and fragments, and for the field kinds the
+/// seed does not use.
+#[cfg(test)]
+mod tests {
+    use super::super::State;
+    use crate::proto::viam::app::v1::*;
+    use crate::proto_json::{descriptor, reflect_json, to_json};
+    use crate::sandbox::{DEMO_API_KEY, DEMO_API_KEY_ID, Seed, seed};
+    use prost::{Message, Name};
+    use prost_types::value::Kind;
+
+    fn same<M: Message + Name>(message: &M) {
+        let direct = serde_json::to_string(&to_json(message)).unwrap();
+        let reference = reflect_json(&descriptor(&M::full_name()), &message.encode_to_vec());
+        assert_eq!(direct, serde_json::to_string(&reference).unwrap(), "{}", M::full_name());
+    }
+
+    #[test]
+    fn direct_json_is_byte_identical_for_every_seeded_part_and_fragment() {
+        let state: State = seed::build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY);
+        assert!(!state.parts.is_empty() && !state.fragments.is_empty());
+        for record in &state.parts {
+            let id = record.part.id.clone();
+            same(&state.get_robot_part(GetRobotPartRequest { id: id.clone() }).unwrap());
+            same(&state.get_robot_parts(GetRobotPartsRequest { robot_id: record.part.robot.clone() }).unwrap());
+            same(
+                &state
+                    .get_robot_part_history(GetRobotPartHistoryRequest { id: id.clone(), ..Default::default() })
+                    .unwrap(),
+            );
+            let logs = GetRobotPartLogsRequest { id, ..Default::default() };
+            same(&state.get_robot_part_logs(logs).unwrap());
+            for entry in &record.history {
+                same(&entry.0);
+            }
+        }
+        for record in &state.fragments {
+            let id = record.fragment.id.clone();
+            same(&state.get_fragment(GetFragmentRequest { id: id.clone(), ..Default::default() }).unwrap());
+            same(&state.get_fragment_history(GetFragmentHistoryRequest { id, ..Default::default() }).unwrap());
+            let org = record.fragment.organization_owner.clone();
+            same(
+                &state
+                    .list_fragments(ListFragmentsRequest {
+                        organization_id: org,
+                        show_public: true,
+                        ..Default::default()
+                    })
+                    .unwrap(),
+            );
+        }
+        for record in &state.organizations {
+            same(&record.org.0);
+            same(&state.list_organizations(ListOrganizationsRequest {}, DEMO_API_KEY_ID).unwrap());
+        }
+        for location in &state.locations {
+            same(&location.0);
+        }
+        for robot in &state.robots {
+            same(&robot.0);
+        }
+        for item in &state.registry_items {
+            same(&item.0);
+        }
+    }
+
+    #[test]
+    fn direct_json_is_byte_identical_for_the_kinds_the_seed_does_not_use() {
+        let import = FragmentImport {
+            fragment_id: "f".into(),
+            prefix: Some(String::new()),
+            variables: [("b".to_string(), "2".to_string()), ("a".to_string(), String::new())].into(),
+            fragment_variables: Some(prost_types::Struct::default()),
+            ..Default::default()
+        };
+        same(&import);
+        same(&FragmentImport::default());
+        for per_machine in [0.0, -1.5, 1e300, f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+            same(&RegistryItemCostByResource { per_machine });
+        }
+        let file = UploadModuleFileRequest {
+            module_file: Some(upload_module_file_request::ModuleFile::File(vec![0, 255, 7, 8])),
+        };
+        same(&file);
+        let part = RobotPart {
+            online_state: 99,
+            seconds_since_online: -5,
+            last_access: Some(prost_types::Timestamp { seconds: -62_135_596_800, nanos: 1_500 }),
+            robot_config: Some(prost_types::Struct {
+                fields: [
+                    ("null".to_string(), prost_types::Value { kind: None }),
+                    ("n".to_string(), prost_types::Value { kind: Some(Kind::NumberValue(-0.0)) }),
+                    (
+                        "l".to_string(),
+                        prost_types::Value {
+                            kind: Some(Kind::ListValue(prost_types::ListValue {
+                                values: vec![prost_types::Value { kind: Some(Kind::BoolValue(true)) }],
+                            })),
+                        },
+                    ),
+                ]
+                .into(),
+            }),
+            ..Default::default()
+        };
+        same(&part);
+    }
 }

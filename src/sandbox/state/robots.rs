@@ -111,7 +111,9 @@ impl State {
 
     pub fn get_robot_part(&self, r: GetRobotPartRequest) -> Result<GetRobotPartResponse, Status> {
         let part = self.part(&r.id)?;
-        Ok(GetRobotPartResponse { config_json: config_json(part.robot_config.as_ref()), part: Some(part.clone()) })
+        // The text kept in step by `set_part_config`, so a read under the state lock only clones.
+        let config_json = part.robot_config_json.clone().unwrap_or_else(|| config_json(part.robot_config.as_ref()));
+        Ok(GetRobotPartResponse { config_json, part: Some(part.clone()) })
     }
 
     /// Newest first, optionally limited to edits between `start` and `end`.
