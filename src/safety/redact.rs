@@ -8,7 +8,9 @@ use crate::call::{HandsOut, SecretOwner as Owner};
 use crate::error::ToolError;
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// What replaces a secret: it says how to get a secret of that kind without this one leaking.
 fn marker(owner: Owner) -> &'static str {
@@ -82,8 +84,8 @@ const NOT_SECRET_LAST_WORDS: [&str; 13] =
 /// how to get them. The secret a tool hands out stays: all of its owner's, or with
 /// [`HandsOut::Created`] only the newest one; config secrets are redacted in every result.
 pub fn redact_result(response: &MessageDescriptor, hands_out: Option<HandsOut>, value: &mut Value) {
-    each_message(value, response, &mut |message, object| {
-        for (_, path, owner) in secret_fields(message) {
+    each_message(value, response, &mut |plan, object| {
+        for &(_, path, owner) in &plan.secrets {
             let keep_all = hands_out == Some(HandsOut::All(owner));
             let keep_newest = hands_out == Some(HandsOut::Created(owner));
             if keep_all {
@@ -99,7 +101,7 @@ pub fn redact_result(response: &MessageDescriptor, hands_out: Option<HandsOut>, 
                 }
             });
         }
-        redact_configs(message, object);
+        redact_configs(plan, object);
     });
 }
 
@@ -163,8 +165,8 @@ pub fn store_secret(
     let path = dir.join(name);
     let stored = json!(format!("<stored in {}>", path.display()));
     let mut secrets = Vec::new();
-    each_message(&mut value, response, &mut |message, object| {
-        for (type_name, path, owner) in secret_fields(message) {
+    each_message(&mut value, response, &mut |plan, object| {
+        for &(type_name, path, owner) in &plan.secrets {
             at_path(object, path, &mut |holder, field| {
                 let handed_out = |v: &&Value| !is_empty(v) && v.as_str() != Some(marker(owner));
                 let Some(secret) = holder.get(field).filter(handed_out).cloned() else { return };
@@ -187,27 +189,71 @@ pub fn store_secret(
     Ok(value)
 }
 
-fn secret_fields(message: &MessageDescriptor) -> impl Iterator<Item = (&'static str, &'static str, Owner)> + '_ {
-    SECRET_FIELDS.into_iter().filter(move |(type_name, _, _)| *type_name == message.full_name())
+/// What redaction does in the objects of one message type, worked out once per type.
+struct Plan {
+    /// Its secret fields, as in [`SECRET_FIELDS`].
+    secrets: Vec<(&'static str, &'static str, Owner)>,
+    /// Fields holding configs as JSON values: `Struct`, `Value`, `ListValue` and string maps.
+    configs: Vec<String>,
+    /// Fields holding a whole config as JSON text.
+    config_texts: Vec<String>,
+    /// Message fields to walk into, with their types.
+    children: Vec<(String, MessageDescriptor)>,
+}
+
+impl Plan {
+    fn of(message: &MessageDescriptor) -> Self {
+        let mut plan = Plan {
+            secrets: SECRET_FIELDS.into_iter().filter(|(name, _, _)| *name == message.full_name()).collect(),
+            configs: Vec::new(),
+            config_texts: Vec::new(),
+            children: Vec::new(),
+        };
+        for field in message.fields() {
+            let name = field.name().to_string();
+            if CONFIG_JSON_FIELDS.contains(&(message.full_name(), field.name())) {
+                plan.config_texts.push(name);
+                continue;
+            }
+            match field.kind() {
+                _ if field.is_map() => plan.configs.push(name),
+                Kind::Message(m)
+                    if matches!(
+                        m.full_name(),
+                        "google.protobuf.Struct" | "google.protobuf.Value" | "google.protobuf.ListValue"
+                    ) =>
+                {
+                    plan.configs.push(name)
+                }
+                // Other well-known types (Timestamp) are values, not messages to walk.
+                Kind::Message(m) if m.package_name() != "google.protobuf" => plan.children.push((name, m)),
+                _ => {}
+            }
+        }
+        plan
+    }
+}
+
+/// The plan of `message`'s type, built on first use.
+fn plan_for(message: &MessageDescriptor) -> Arc<Plan> {
+    static PLANS: LazyLock<RwLock<HashMap<String, Arc<Plan>>>> = LazyLock::new(Default::default);
+    if let Some(plan) = PLANS.read().unwrap_or_else(|p| p.into_inner()).get(message.full_name()) {
+        return plan.clone();
+    }
+    let plan = Arc::new(Plan::of(message));
+    PLANS.write().unwrap_or_else(|p| p.into_inner()).insert(message.full_name().to_string(), plan.clone());
+    plan
 }
 
 /// Calls `f` on every message object in `value`, typed by `message`, outer messages first.
-fn each_message(
-    value: &mut Value,
-    message: &MessageDescriptor,
-    f: &mut dyn FnMut(&MessageDescriptor, &mut Map<String, Value>),
-) {
+fn each_message(value: &mut Value, message: &MessageDescriptor, f: &mut dyn FnMut(&Plan, &mut Map<String, Value>)) {
     let Value::Object(object) = value else { return };
-    f(message, object);
-    for field in message.fields() {
-        let Kind::Message(child) = field.kind() else { continue };
-        // Maps and the well-known types (Struct, Timestamp) are values, not messages to walk.
-        if field.is_map() || child.package_name() == "google.protobuf" {
-            continue;
-        }
-        match object.get_mut(field.name()) {
-            Some(Value::Array(items)) => items.iter_mut().for_each(|item| each_message(item, &child, f)),
-            Some(item) => each_message(item, &child, f),
+    let plan = plan_for(message);
+    f(&plan, object);
+    for (field, child) in &plan.children {
+        match object.get_mut(field) {
+            Some(Value::Array(items)) => items.iter_mut().for_each(|item| each_message(item, child, f)),
+            Some(item) => each_message(item, child, f),
             None => {}
         }
     }
@@ -232,18 +278,15 @@ fn at_path(object: &mut Map<String, Value>, path: &str, f: &mut dyn FnMut(&mut M
 
 /// Redacts by key name every config a message object holds: its `Struct` (and `Value`) fields,
 /// its string maps and its config JSON texts.
-fn redact_configs(message: &MessageDescriptor, object: &mut Map<String, Value>) {
-    for field in message.fields() {
-        let config = field.is_map()
-            || matches!(field.kind(), Kind::Message(m) if matches!(m.full_name(),
-                "google.protobuf.Struct" | "google.protobuf.Value" | "google.protobuf.ListValue"));
-        let json_text = CONFIG_JSON_FIELDS.contains(&(message.full_name(), field.name()));
-        match object.get_mut(field.name()) {
-            Some(value) if config => {
-                redact_config(value);
-            }
-            Some(value) if json_text => redact_config_text(value),
-            _ => {}
+fn redact_configs(plan: &Plan, object: &mut Map<String, Value>) {
+    for field in &plan.configs {
+        if let Some(value) = object.get_mut(field) {
+            redact_config(value);
+        }
+    }
+    for field in &plan.config_texts {
+        if let Some(value) = object.get_mut(field) {
+            redact_config_text(value);
         }
     }
 }
@@ -316,9 +359,26 @@ fn redact_argument_tree(value: &mut Value) {
     }
 }
 
+/// Config keys this long or shorter are normalized on the stack: every key of a config is
+/// checked, so the common case must not allocate.
+const SHORT_KEY: usize = 64;
+
 fn is_secret_key(key: &str) -> bool {
-    let normalized: String = key.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
-    let named = SECRET_NAMES.contains(&normalized.as_str()) || SECRET_PARTS.iter().any(|p| normalized.contains(p));
+    let mut buffer = [0u8; SHORT_KEY];
+    let long;
+    let normalized = if key.is_ascii() && key.len() <= SHORT_KEY {
+        let mut len = 0;
+        for byte in key.bytes().filter(u8::is_ascii_alphanumeric) {
+            buffer[len] = byte.to_ascii_lowercase();
+            len += 1;
+        }
+        std::str::from_utf8(&buffer[..len]).unwrap_or_default()
+    } else {
+        long = key.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+        long.as_str()
+    };
+    let named = SECRET_NAMES.contains(&normalized) || SECRET_PARTS.iter().any(|p| normalized.contains(p));
+    // Only secret-looking keys, a few per config, pay for the last word.
     named && !NOT_SECRET_LAST_WORDS.contains(&last_word(key).as_str())
 }
 
