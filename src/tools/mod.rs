@@ -7,7 +7,6 @@
 mod access;
 pub mod args;
 mod config_items;
-mod cursor;
 mod defaults;
 mod fragments;
 mod keys;
@@ -25,6 +24,7 @@ use crate::call::{FileArg, HandsOut, ScopeArg};
 use crate::error::ToolError;
 use crate::proto::Rpc;
 use crate::proto_json::{descriptor, object_schema, to_json};
+use crate::safety::budget;
 use crate::safety::filter::Listed;
 use prost_reflect::MessageDescriptor;
 use rmcp::model::{JsonObject, Tool};
@@ -307,6 +307,12 @@ impl Row {
         self.policy.configs = true;
         self
     }
+
+    /// The repeated result fields the server pages over, as one listing in this order.
+    pub fn pages(mut self, lists: &'static [&'static str]) -> Self {
+        self.policy.pages = lists;
+        self
+    }
 }
 
 /// The text up to the first full stop that ends a sentence (or the first line).
@@ -410,9 +416,23 @@ impl ToolRow {
                                 changes and the result previews what would be affected.",
             });
         }
+        let mut output = self.op.output_schema.clone();
+        let outputs = output.entry("properties").or_insert_with(|| json!({}));
+        if !self.policy.pages.is_empty() {
+            properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT,
+                "description": "Items per page (default: as many as fit)."});
+            properties["cursor"] = json!({"type": "string",
+                "description": "next_cursor of the previous page, other arguments unchanged."});
+            outputs["total"] = json!({"type": "integer", "description": "Items on all pages."});
+            outputs["next_cursor"] =
+                json!({"type": ["string", "null"], "description": "Pass as cursor for the next page; null at the end."});
+        }
+        // Any result may be shortened to fit the budget; this says what was left out and how to get it.
+        outputs["truncated"] = json!({"type": "object", "properties": {
+            "left_out": {"type": "array", "items": {"type": "string"}}, "get_all": {"type": "string"}}});
         Tool::new(self.name, self.description, Arc::new(input))
             .with_title(self.title())
-            .with_raw_output_schema(Arc::new(self.op.output_schema.clone()))
+            .with_raw_output_schema(Arc::new(output))
             .with_annotations(self.risk.annotations())
     }
 }
