@@ -123,6 +123,9 @@ impl Page {
             used += bytes;
             end += 1;
             page.push((list, item));
+            if !left_out.is_empty() {
+                break;
+            }
         }
         for (list, item) in page {
             if let Some(Value::Array(items)) = object.get_mut(lists[list]) {
@@ -294,7 +297,8 @@ mod tests {
         let out = fit(&dest, None, big, Budget(MIN_MAX_RESULT_BYTES)).unwrap();
         assert!(size(&out) <= MIN_MAX_RESULT_BYTES);
         assert_eq!(out["part"]["id"], json!("p1"));
-        assert_eq!(out["truncated"]["left_out"], json!(["/part/robot_config"]));
+        // The smallest field whose leaving out is enough.
+        assert_eq!(out["truncated"]["left_out"], json!(["/part/robot_config/components"]));
         assert!(out["truncated"]["get_all"].as_str().unwrap().contains("dest"));
         // A page's one item too large comes alone, shortened, and paging goes on.
         let mut list = robots(3);

@@ -412,26 +412,22 @@ impl ToolRow {
         if self.risk == Risk::Destructive {
             properties["confirm"] = json!({
                 "type": "boolean",
-                "description": "Must be true to carry out this destructive call. Without it nothing \
-                                changes and the result previews what would be affected.",
+                "description": "true carries it out; without it nothing changes and a preview shows what would.",
             });
         }
         let mut output = self.op.output_schema.clone();
         let outputs = output.entry("properties").or_insert_with(|| json!({}));
         if !self.policy.pages.is_empty() {
-            properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT,
-                "description": "Items per page (default: as many as fit)."});
-            properties["cursor"] = json!({"type": "string",
-                "description": "next_cursor of the previous page, other arguments unchanged."});
-            outputs["total"] = json!({"type": "integer", "description": "Items on all pages."});
-            outputs["next_cursor"] =
-                json!({"type": ["string", "null"], "description": "Pass as cursor for the next page; null at the end."});
+            properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT});
+            properties["cursor"] = json!({"type": "string", "description": "next_cursor of the last page"});
+            outputs["total"] = json!({"type": "integer"});
+            outputs["next_cursor"] = json!({"type": ["string", "null"]});
         }
-        // Any result may be shortened to fit the budget; this says what was left out and how to get it.
-        outputs["truncated"] = json!({"type": "object", "properties": {
-            "left_out": {"type": "array", "items": {"type": "string"}}, "get_all": {"type": "string"}}});
+        // Any result may be shortened to fit the budget: `truncated` names what was left out and how
+        // to get it.
+        outputs["truncated"] = json!({"type": "object"});
+        // No title: it would only repeat the name with spaces, in every session.
         Tool::new(self.name, self.description, Arc::new(input))
-            .with_title(self.title())
             .with_raw_output_schema(Arc::new(output))
             .with_annotations(self.risk.annotations())
     }
