@@ -43,7 +43,11 @@ pub struct Page {
 
 /// Takes `limit` and `cursor` out of a paged row's arguments and opens the cursor against the
 /// rest; `None` for a row that pages over nothing.
-pub fn take_page(tool: &'static str, policy: &RowPolicy, arguments: &mut JsonObject) -> Result<Option<Page>, ToolError> {
+pub fn take_page(
+    tool: &'static str,
+    policy: &RowPolicy,
+    arguments: &mut JsonObject,
+) -> Result<Option<Page>, ToolError> {
     if policy.pages.is_empty() {
         return Ok(None);
     }
@@ -51,7 +55,11 @@ pub fn take_page(tool: &'static str, policy: &RowPolicy, arguments: &mut JsonObj
         None | Some(Value::Null) => MAX_LIMIT,
         Some(given) => match given.as_u64().map(|n| n as usize) {
             Some(n @ 1..=MAX_LIMIT) => n,
-            _ => return Err(ToolError::invalid(format!("limit: expected an integer from 1 to {MAX_LIMIT}, got {given}"))),
+            _ => {
+                return Err(ToolError::invalid(format!(
+                    "limit: expected an integer from 1 to {MAX_LIMIT}, got {given}"
+                )));
+            }
         },
     };
     let given = match arguments.remove("cursor") {
@@ -196,7 +204,11 @@ fn fields_of(value: &Value, parent: &str, keep: &[&str], out: &mut Vec<Field>) {
             for (key, member) in object {
                 if !keep.contains(&key.as_str()) {
                     // `"key":value,`
-                    out.push(Field { parent: parent.to_string(), key: key.clone(), bytes: size(member) + key.len() + 4 });
+                    out.push(Field {
+                        parent: parent.to_string(),
+                        key: key.clone(),
+                        bytes: size(member) + key.len() + 4,
+                    });
                 }
                 fields_of(member, &format!("{parent}/{}", escape(key)), &[], out);
             }

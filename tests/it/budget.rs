@@ -89,7 +89,8 @@ async fn paging_the_largest_location_yields_every_machine_once() {
     // The page size may change from one page to the next.
     let first = h.ok("list_robots", json!({"location_id": largest["location_id"], "limit": 10})).await;
     let cursor = first["next_cursor"].as_str().unwrap();
-    let second = h.ok("list_robots", json!({"location_id": largest["location_id"], "limit": 20, "cursor": cursor})).await;
+    let second =
+        h.ok("list_robots", json!({"location_id": largest["location_id"], "limit": 20, "cursor": cursor})).await;
     assert_eq!(second["robots"][0]["id"], *expected[10]);
     assert_eq!(second["robots"].as_array().unwrap().len(), 20);
     whole.stop().await;
