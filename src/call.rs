@@ -146,6 +146,9 @@ pub struct RowPolicy {
     pub configs: bool,
     /// The tool takes `dry_run`, and a dry run sends no write: it needs no confirmation.
     pub dry_run: bool,
+    /// The repeated result fields the server pages over, read as one listing in this order: the
+    /// tool takes `limit` and `cursor`, which never reach the request.
+    pub pages: &'static [&'static str],
 }
 
 /// How a scope rule finds one target in the arguments (argument names as in the schema; `a.b`

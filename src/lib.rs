@@ -1,5 +1,6 @@
 pub mod call;
 pub mod connection;
+pub mod cursor;
 pub mod error;
 pub mod http;
 pub mod logging;

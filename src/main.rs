@@ -13,6 +13,7 @@ use viam_fleet_mcp::connection::{ApiKey, Connection, ConnectionConfig, DEFAULT_A
 use viam_fleet_mcp::http::HttpOptions;
 use viam_fleet_mcp::pipeline::{Call, Fleet, Reply};
 use viam_fleet_mcp::safety::audit::AuditLog;
+use viam_fleet_mcp::safety::budget::{Budget, DEFAULT_MAX_RESULT_BYTES, MIN_MAX_RESULT_BYTES};
 use viam_fleet_mcp::safety::confirm::Confirmations;
 use viam_fleet_mcp::safety::files::FileAccess;
 use viam_fleet_mcp::safety::filter::ToolFilter;
@@ -128,6 +129,11 @@ struct Options {
     /// is logged at any level.
     #[arg(long, global = true)]
     log_payloads: bool,
+    /// The most bytes of text one result may have: longer lists come in pages with next_cursor,
+    /// and a single item too large is shortened with a marker saying how to get all of it.
+    #[arg(long, global = true, default_value_t = DEFAULT_MAX_RESULT_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(MIN_MAX_RESULT_BYTES as u64..=100_000_000))]
+    max_result_bytes: u64,
     /// A file holding the key that seals confirmation states (at least 32 characters), so that
     /// replicas sharing it accept each other's. The environment's VIAM_MCP_STATE_KEY is the key
     /// itself. Without either, each process has its own random key.
@@ -166,6 +172,7 @@ impl Options {
             files: FileAccess { allow_dirs: self.allow_dir.clone() },
             scope: Scope { orgs: self.orgs.clone(), locations: self.locations.clone() },
             log_payloads: self.log_payloads,
+            budget: Budget(self.max_result_bytes as usize),
         })
     }
 

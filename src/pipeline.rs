@@ -1,11 +1,12 @@
 //! The one call pipeline every tool passes, whatever its op, in this order:
-//! parse → file check → scope → confirmation gate → audit intent → run → redact → audit outcome.
+//! parse → file check → scope → confirmation gate → audit intent → run → redact → budget → audit
+//! outcome.
 //! Nothing that changes state is sent before the gate, and nothing after a cancellation.
 use crate::call::{App, BoxFuture, CallContext, Interaction, ProgressSink, Risk, ToolResult};
 use crate::error::ToolError;
 use crate::safety::audit::Entry;
 use crate::safety::confirm::{self, GateCall};
-use crate::safety::{Policy, files, redact};
+use crate::safety::{Policy, budget, files, redact};
 use crate::tools::{ToolRow, names};
 use rmcp::model::{InputRequiredResult, JsonObject};
 use serde_json::{Value, json};
@@ -48,7 +49,9 @@ impl Fleet {
     pub async fn call(&self, row: &ToolRow, call: Call) -> Reply {
         let started = Instant::now();
         let Call { mut arguments, cancel, progress, interaction } = call;
-        let confirmed = take_confirm(row.risk, &mut arguments);
+        // The page asked for is the server's business: `limit` and `cursor` never reach the op.
+        let admitted = budget::take_page(row.name, &row.policy, &mut arguments)
+            .and_then(|page| Ok((page, take_confirm(row.risk, &mut arguments)?)));
         if self.policy.log_payloads {
             let mut shown = redact::redact_arguments(&Value::Object(arguments.clone()));
             self.hide_own_key(&mut shown);
@@ -59,14 +62,17 @@ impl Fleet {
             self.hide_own_key(&mut shown);
             (log, Entry::new(row.name, row.risk, shown))
         });
-        let result = match confirmed {
-            Ok(confirmed) => {
+        let result = match admitted {
+            Ok((page, confirmed)) => {
                 let stages = Stages { fleet: self, row, confirmed, cancel, progress, interaction };
-                stages.run(arguments, audit.as_mut().map(|(log, entry)| (*log, entry))).await
+                let result = stages.run(arguments, audit.as_mut().map(|(log, entry)| (*log, entry))).await;
+                // Measured after redaction, on the text the client will get.
+                result
+                    .and_then(|value| self.protect_secrets(row, value))
+                    .and_then(|value| budget::fit(&row.policy, page, value, self.policy.budget))
             }
             Err(e) => Err(e),
         };
-        let result = result.and_then(|value| self.protect_secrets(row, value));
         if let Some((log, entry)) = &audit {
             let status = match &result {
                 Ok(_) => "OK".to_string(),

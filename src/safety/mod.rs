@@ -1,8 +1,9 @@
 //! The pipeline's stages. Every rule here is derived from what a tool row declares (its risk
 //! class and its policy): which tools are exposed, who must confirm, what is redacted, what is
-//! audited, which files and which parts of the fleet a call may touch. These modules depend on
+//! audited, how large a result may be, which files and which parts of the fleet a call may touch. These modules depend on
 //! the neutral core (`call`, `lookup`), never on the catalogue.
 pub mod audit;
+pub mod budget;
 pub mod confirm;
 pub mod files;
 pub mod filter;
@@ -37,4 +38,6 @@ pub struct Policy {
     pub scope: scope::Scope,
     /// Log each call's arguments and result, redacted.
     pub log_payloads: bool,
+    /// The most bytes of text a result may have.
+    pub budget: budget::Budget,
 }

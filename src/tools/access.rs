@@ -25,7 +25,7 @@ pub(super) fn rows() -> Vec<Row> {
                 ScopeArg::Role { org: "organization_id", prefix: "new_" },
             ])
             .verify("list_authorizations"),
-        row!(list_authorizations, Read, unary(list_authorizations)),
+        row!(list_authorizations, Read, unary(list_authorizations)).pages(&["authorizations"]),
         row!(check_permissions, Read, unary(check_permissions)),
     ]
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub(super) fn rows() -> Vec<Row> {
     vec![
-        row!(list_fragments, Read, unary(list_fragments)),
+        row!(list_fragments, Read, unary(list_fragments)).pages(&["fragments", "fragment_usages"]),
         row!(get_fragment, Read, unary(get_fragment)),
         row!(create_fragment, Additive, unary(create_fragment)).scope(&[Org("org_id")]).verify("list_fragments"),
         row!(update_fragment, Destructive, unary_with_preview(update_fragment, update_fragment_preview))
@@ -23,7 +23,7 @@ pub(super) fn rows() -> Vec<Row> {
         row!(delete_fragment, Destructive, unary_with_preview(delete_fragment, delete_fragment_preview))
             .scope(&[Fragment("fragment_id")])
             .verify("get_fragment"),
-        row!(get_fragment_history, Read, unary(get_fragment_history)),
+        row!(get_fragment_history, Read, unary(get_fragment_history)).pages(&["history"]),
     ]
 }
 

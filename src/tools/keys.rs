@@ -24,12 +24,12 @@ pub(super) fn rows() -> Vec<Row> {
             .scope(&[Key("id")])
             .verify("list_keys")
             .hands_out(HandsOut::All(SecretOwner::ApiKey)),
-        row!(list_keys, Read, unary(list_keys)),
+        row!(list_keys, Read, unary(list_keys)).pages(&["api_keys"]),
         row!(rotate_key, Destructive, unary_with_preview(rotate_key, key_preview))
             .scope(&[Key("id")])
             .verify("list_keys")
             .hands_out(HandsOut::All(SecretOwner::ApiKey)),
-        row!(get_robot_api_keys, Read, unary(get_robot_api_keys)),
+        row!(get_robot_api_keys, Read, unary(get_robot_api_keys)).pages(&["api_keys"]),
     ]
 }
 

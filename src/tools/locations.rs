@@ -23,7 +23,7 @@ pub(super) fn rows() -> Vec<Row> {
         row!(delete_location, Destructive, unary_with_preview(delete_location, delete_location_preview))
             .scope(&[Location("location_id")])
             .verify("get_location"),
-        row!(list_locations, Read, unary(list_locations)),
+        row!(list_locations, Read, unary(list_locations)).pages(&["locations"]),
         row!(share_location, Mutating, unary(share_location))
             .scope(&[Location("location_id"), Org("organization_id")])
             .verify("get_organizations_with_access_to_location"),

@@ -20,7 +20,8 @@ pub(super) fn rows() -> Vec<Row> {
             Read,
             custom::<_, app::GetRobotPartLogsResponse>("GetRobotPartLogs", get_robot_part_logs)
         )
-        .files(&[FileArg::Write("dest")]),
+        .files(&[FileArg::Write("dest")])
+        .pages(&["logs"]),
         row!(
             tail_robot_part_logs,
             Read,

@@ -21,11 +21,11 @@ mod fleet_view;
 pub(super) fn rows() -> Vec<Row> {
     vec![
         row!(get_robot, Read, unary(get_robot)),
-        row!(get_rover_rental_robots, Read, unary(get_rover_rental_robots)),
-        row!(get_robot_parts, Read, unary(get_robot_parts)),
+        row!(get_rover_rental_robots, Read, unary(get_rover_rental_robots)).pages(&["robots"]),
+        row!(get_robot_parts, Read, unary(get_robot_parts)).pages(&["parts"]),
         row!(get_robot_part, Read, custom::<_, app::GetRobotPartResponse>("GetRobotPart", get_robot_part))
             .files(&[FileArg::Write("dest")]),
-        row!(get_robot_part_history, Read, unary(get_robot_part_history)),
+        row!(get_robot_part_history, Read, unary(get_robot_part_history)).pages(&["history"]),
         row!(update_robot_part, Destructive, unary_with_preview(update_robot_part, update_robot_part_preview))
             .scope(&[Part("robot_part_id")])
             .verify("get_robot_part"),
@@ -54,8 +54,8 @@ pub(super) fn rows() -> Vec<Row> {
         )
         .scope(&[Part("robot_part_id")])
         .verify("get_robot_part"),
-        row!(list_robots, Read, unary(list_robots)),
-        row!(list_robots_for_locations, Read, unary(list_robots_for_locations)),
+        row!(list_robots, Read, unary(list_robots)).pages(&["robots"]),
+        row!(list_robots_for_locations, Read, unary(list_robots_for_locations)).pages(&["robots"]),
         row!(list_machine_summaries, Read, fleet_view::op()),
         row!(new_robot, Additive, unary(new_robot)).scope(&[DefaultLocation]).verify("list_robots"),
         // Moving a machine: both where it is and where it goes must be inside the scope.

@@ -7,7 +7,6 @@
 mod access;
 pub mod args;
 mod config_items;
-mod cursor;
 mod defaults;
 mod fragments;
 mod keys;
@@ -25,6 +24,7 @@ use crate::call::{FileArg, HandsOut, ScopeArg};
 use crate::error::ToolError;
 use crate::proto::Rpc;
 use crate::proto_json::{descriptor, object_schema, to_json};
+use crate::safety::budget;
 use crate::safety::filter::Listed;
 use prost_reflect::MessageDescriptor;
 use rmcp::model::{JsonObject, Tool};
@@ -307,6 +307,12 @@ impl Row {
         self.policy.configs = true;
         self
     }
+
+    /// The repeated result fields the server pages over, as one listing in this order.
+    pub fn pages(mut self, lists: &'static [&'static str]) -> Self {
+        self.policy.pages = lists;
+        self
+    }
 }
 
 /// The text up to the first full stop that ends a sentence (or the first line).
@@ -406,13 +412,23 @@ impl ToolRow {
         if self.risk == Risk::Destructive {
             properties["confirm"] = json!({
                 "type": "boolean",
-                "description": "Must be true to carry out this destructive call. Without it nothing \
-                                changes and the result previews what would be affected.",
+                "description": "true carries it out; without it nothing changes and a preview shows what would.",
             });
         }
+        let mut output = self.op.output_schema.clone();
+        let outputs = output.entry("properties").or_insert_with(|| json!({}));
+        if !self.policy.pages.is_empty() {
+            properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT});
+            properties["cursor"] = json!({"type": "string", "description": "next_cursor of the last page"});
+            outputs["total"] = json!({"type": "integer"});
+            outputs["next_cursor"] = json!({"type": ["string", "null"]});
+        }
+        // Any result may be shortened to fit the budget: `truncated` names what was left out and how
+        // to get it.
+        outputs["truncated"] = json!({"type": "object"});
+        // No title: it would only repeat the name with spaces, in every session.
         Tool::new(self.name, self.description, Arc::new(input))
-            .with_title(self.title())
-            .with_raw_output_schema(Arc::new(self.op.output_schema.clone()))
+            .with_raw_output_schema(Arc::new(output))
             .with_annotations(self.risk.annotations())
     }
 }

@@ -21,19 +21,22 @@ pub(super) fn rows() -> Vec<Row> {
         )
         .scope(&[NewOrganization])
         .verify("list_organizations"),
-        row!(list_organizations, Read, unary(|_: NoArgs, _| Ok(app::ListOrganizationsRequest {}))),
+        row!(list_organizations, Read, unary(|_: NoArgs, _| Ok(app::ListOrganizationsRequest {})))
+            .pages(&["organizations"]),
         row!(
             get_organizations_with_access_to_location,
             Read,
             unary(|a: LocationArgs, _| Ok(app::GetOrganizationsWithAccessToLocationRequest {
                 location_id: a.location_id.into()
             }))
-        ),
+        )
+        .pages(&["organization_identities"]),
         row!(
             list_organizations_by_user,
             Read,
             unary(|a: UserArgs, _| Ok(app::ListOrganizationsByUserRequest { user_id: a.user_id.into() }))
-        ),
+        )
+        .pages(&["orgs"]),
         row!(
             get_organization,
             Read,
@@ -64,7 +67,8 @@ pub(super) fn rows() -> Vec<Row> {
             list_organization_members,
             Read,
             unary(|a: OrgArgs, _| Ok(app::ListOrganizationMembersRequest { organization_id: a.org_id.into() }))
-        ),
+        )
+        .pages(&["members", "invites"]),
         row!(
             create_organization_invite,
             Additive,

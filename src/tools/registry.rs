@@ -23,7 +23,7 @@ pub(super) fn rows() -> Vec<Row> {
         row!(update_registry_item, Mutating, unary(update_registry_item))
             .scope(&[RegistryItem("item_id")])
             .verify("get_registry_item"),
-        row!(list_registry_items, Read, unary(list_registry_items)),
+        row!(list_registry_items, Read, unary(list_registry_items)).pages(&["items"]),
         row!(delete_registry_item, Destructive, unary_with_preview(delete_registry_item, delete_registry_item_preview))
             .scope(&[RegistryItem("item_id")])
             .verify("get_registry_item"),
@@ -38,7 +38,7 @@ pub(super) fn rows() -> Vec<Row> {
         .verify("get_module")
         .files(&[FileArg::Read("file_path")]),
         row!(get_module, Read, unary(get_module)),
-        row!(list_modules, Read, unary(list_modules)),
+        row!(list_modules, Read, unary(list_modules)).pages(&["modules"]),
     ]
 }
 

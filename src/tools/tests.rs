@@ -119,6 +119,33 @@ fn every_row_declares_its_policy() {
     }
 }
 
+/// A read whose answer is a list pages it: the fields it names are the response's repeated
+/// fields, and `limit` / `cursor` are the server's, never an argument the request is built from.
+#[test]
+fn every_list_tool_pages_its_lists() {
+    // Lists these tools do not page: a tail is bounded by its own count, a summary pages itself,
+    // a fragment's revisions and tags belong to the one fragment, and a permission check answers
+    // for the permissions asked.
+    const NOT_PAGED: [&str; 4] =
+        ["tail_robot_part_logs", "list_machine_summaries", "get_fragment", "check_permissions"];
+    let mut unpaged = Vec::new();
+    for row in &catalogue().rows {
+        let own = row.op.input_schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+        assert!(!own.contains_key("limit") || row.policy.pages.is_empty(), "{}: limit is the server's", row.name);
+        assert!(!own.contains_key("cursor") || row.policy.pages.is_empty(), "{}: cursor is the server's", row.name);
+        for list in row.policy.pages {
+            let field = row.op.response.get_field_by_name(list);
+            assert!(field.is_some_and(|f| f.is_list()), "{}: {list} is not a repeated field", row.name);
+        }
+        let lists =
+            row.op.response.fields().any(|f| f.is_list() && matches!(f.kind(), prost_reflect::Kind::Message(_)));
+        if row.risk == Risk::Read && lists && !NOT_PAGED.contains(&row.name) && row.policy.pages.is_empty() {
+            unpaged.push(row.name);
+        }
+    }
+    assert!(unpaged.is_empty(), "{unpaged:?} answer with a list they do not page");
+}
+
 /// Every client pays for `tools/list` in context on every session: keep it under a budget, so a
 /// regression (a long description, a repeated schema) fails here rather than in users' bills.
 #[test]

@@ -1,5 +1,6 @@
 //! The fleet at scale (`fleet:2000`) through the real binary: the org-wide view pages every offline
 //! machine in a few small results, and no default surprises the user.
+use crate::budget::every_page;
 use crate::common::{Harness, assert_error_code};
 use prost::Message;
 use rmcp::model::CallToolResult;
@@ -9,13 +10,13 @@ use viam_fleet_mcp::proto::viam::app::v1::UpdateRobotRequest;
 use viam_fleet_mcp::sandbox::{SandboxConfig, Seed, fleet, ids};
 
 /// What clients accept without complaint (Claude Code warns at ~10k tokens).
-const RESULT_BYTES: usize = 40_000;
+pub(crate) const RESULT_BYTES: usize = 40_000;
 
-async fn fleet_harness(args: &[&str]) -> Harness {
+pub(crate) async fn fleet_harness(args: &[&str]) -> Harness {
     Harness::start_with(SandboxConfig { seed: Seed::Fleet(2000), ..SandboxConfig::default() }, args).await
 }
 
-fn text_len(result: &CallToolResult) -> usize {
+pub(crate) fn text_len(result: &CallToolResult) -> usize {
     result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.len()).sum()
 }
 
@@ -28,11 +29,9 @@ fn ok(result: CallToolResult) -> Value {
 async fn every_offline_machine_is_found_in_a_few_small_pages() {
     let h = fleet_harness(&[]).await;
     // The truth, from another RPC: every machine of every location, with its state.
-    let locations = h.ok("list_locations", json!({"org_id": ids::ORG})).await;
-    let location_ids: Vec<&str> =
-        locations["locations"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
-    let robots = h.ok("list_robots_for_locations", json!({"location_ids": location_ids})).await;
-    let robots = robots["robots"].as_array().unwrap();
+    let locations = every_page(&h, "list_locations", json!({"org_id": ids::ORG}), "locations").await;
+    let location_ids: Vec<&str> = locations.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let robots = every_page(&h, "list_robots_for_locations", json!({"location_ids": location_ids}), "robots").await;
     assert_eq!(robots.len(), 2000);
     let offline: BTreeSet<&str> = robots
         .iter()
@@ -122,13 +121,13 @@ async fn no_surprising_defaults_on_a_large_fleet() {
     // The default location is named when it was used, and only then.
     let listed = h.ok("list_robots", json!({})).await;
     assert_eq!(listed["location_id"], json!(default_location));
-    assert_eq!(listed["robots"].as_array().unwrap().len(), 400);
+    assert_eq!(listed["total"], json!(400));
     let listed = h.ok("list_robots", json!({"location_id": home})).await;
     assert!(listed.get("location_id").is_none(), "{}", listed["location_id"]);
 
     // Registry filters are optional.
     let items = h.ok("list_registry_items", json!({"organization_id": ids::ORG})).await;
-    assert!(items["items"].as_array().unwrap().len() >= 20, "{items}");
+    assert!(items["total"].as_u64().unwrap() >= 20, "{}", items["total"]);
 
     // Every bad argument at once, and nothing sent.
     h.sandbox.clear_journal();

@@ -2,6 +2,7 @@
 //! binary, the sandbox or the catalogue.
 mod all_tools;
 mod audit;
+mod budget;
 mod cli;
 mod common;
 mod config_items;

@@ -1,7 +1,8 @@
 //! `list_machine_summaries`: every machine of an organization in compact rows, filtered and paged by
 //! the server (AppService filters by location and fragment only, and has no paging).
 use super::super::args::Id;
-use super::super::{BoxFuture, CallContext, Op, ToolResult, cursor, custom};
+use super::super::{BoxFuture, CallContext, Op, ToolResult, custom};
+use crate::cursor;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
