@@ -99,6 +99,10 @@ impl Page {
     /// Replaces the listing with the page this call asked for, as many items as fit.
     fn cut(&self, lists: &[&str], value: &mut Value, max: usize, how: &str) -> Result<(), ToolError> {
         let Some(object) = value.as_object_mut() else { return Ok(()) };
+        // A result without the listing (written to `dest`, say) has nothing to page.
+        if !lists.iter().any(|name| object.get(*name).is_some_and(Value::is_array)) {
+            return Ok(());
+        }
         let mut listing = Vec::new();
         for (i, name) in lists.iter().enumerate() {
             if let Some(Value::Array(items)) = object.get_mut(*name) {

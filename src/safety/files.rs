@@ -107,6 +107,12 @@ fn confine(path: &str, target: &Path, allowed: &[PathBuf]) -> Result<(), ToolErr
     )))
 }
 
+/// What a call that wrote its payload to a file returns instead of the payload: the file, its
+/// size in bytes, and how many entries (log lines, top-level config keys) it holds.
+pub fn receipt(target: &Path, bytes: usize, count: usize) -> serde_json::Value {
+    serde_json::json!({"path": target, "bytes": bytes, "count": count})
+}
+
 /// A non-empty string argument.
 fn given<'a>(arguments: &'a JsonObject, name: &str) -> Option<&'a str> {
     arguments.get(name).and_then(|v| v.as_str()).filter(|path| !path.is_empty())

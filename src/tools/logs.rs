@@ -136,12 +136,10 @@ fn get_robot_part_logs(cx: Arc<CallContext>, a: LogsArgs) -> BoxFuture<ToolResul
             let text: String = logs.iter().map(log_line).collect();
             files::write(target, text.as_bytes(), a.overwrite, false)
                 .map_err(|e| ToolError::local(format!("cannot write the logs to {:?}: {e}", a.dest)))?;
+            // The file has them all; the result only says where.
+            return Ok(files::receipt(target, text.len(), logs.len()));
         }
-        let mut out = to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: page_token });
-        if let Some(target) = dest {
-            out["written_to"] = json!(target);
-        }
-        Ok(out)
+        Ok(to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: page_token }))
     })
 }
 

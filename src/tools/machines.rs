@@ -108,16 +108,15 @@ fn get_robot_part(cx: std::sync::Arc<CallContext>, a: GetRobotPartArgs) -> BoxFu
         // The pipeline checked `dest` before any RPC; as in the SDK, an empty one writes nothing.
         let dest = cx.file("dest").cloned();
         let response = cx.unary(app::GetRobotPartRequest { id: a.robot_part_id.into() }).await?;
-        let mut out = to_json(&response);
-        if let Some(target) = dest {
-            let given = a.dest.unwrap_or_default();
-            let failed = |e: String| ToolError::local(format!("cannot write the config to {given:?}: {e}"));
-            let pretty = python_json_dumps(&response.config_json, a.indent as usize)
-                .map_err(|e| failed(format!("config_json {e}")))?;
-            files::write(&target, pretty.as_bytes(), a.overwrite, false).map_err(|e| failed(e.to_string()))?;
-            out["written_to"] = json!(target);
-        }
-        Ok(out)
+        let Some(target) = dest else { return Ok(to_json(&response)) };
+        let given = a.dest.unwrap_or_default();
+        let failed = |e: String| ToolError::local(format!("cannot write the config to {given:?}: {e}"));
+        let pretty = python_json_dumps(&response.config_json, a.indent as usize)
+            .map_err(|e| failed(format!("config_json {e}")))?;
+        files::write(&target, pretty.as_bytes(), a.overwrite, false).map_err(|e| failed(e.to_string()))?;
+        // The file has it all; the result only says where, so the config is not paid for twice.
+        let keys = serde_json::from_str::<Map<String, Value>>(&response.config_json).map_or(0, |config| config.len());
+        Ok(files::receipt(&target, pretty.len(), keys))
     })
 }
 

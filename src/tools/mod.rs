@@ -423,6 +423,12 @@ impl ToolRow {
             outputs["total"] = json!({"type": "integer"});
             outputs["next_cursor"] = json!({"type": ["string", "null"]});
         }
+        if self.policy.files.iter().any(|f| matches!(f, FileArg::Write(_))) {
+            // With `dest` the result is only where the payload went (safety::files::receipt).
+            outputs["path"] = json!({"type": "string"});
+            outputs["bytes"] = json!({"type": "integer"});
+            outputs["count"] = json!({"type": "integer"});
+        }
         // Any result may be shortened to fit the budget: `truncated` names what was left out and how
         // to get it.
         outputs["truncated"] = json!({"type": "object"});

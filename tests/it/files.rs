@@ -44,8 +44,9 @@ async fn writes_inside_an_allowed_dir_and_replaces_only_with_overwrite() {
     let harness = allowed(dir.path()).await;
     let config = dir.path().join("config.json");
     let out = harness.ok("get_robot_part", part_config(&config)).await;
-    assert_eq!(out["written_to"], json!(config.canonicalize().unwrap()));
     let written = std::fs::read_to_string(&config).unwrap();
+    assert_eq!(out["path"], json!(config.canonicalize().unwrap()));
+    assert_eq!(out["bytes"], json!(written.len()));
     assert!(written.starts_with('{'), "{written}");
 
     std::fs::write(&config, "mine").unwrap();

@@ -83,12 +83,15 @@ async fn dest_writes_the_part_config_and_the_logs_to_files() {
         .await;
     let written = std::fs::read_to_string(&config_path).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
-    let expected: serde_json::Value = serde_json::from_str(out["config_json"].as_str().unwrap()).unwrap();
+    // The result says where the config went and carries none of it.
+    assert_eq!(out, json!({"path": config_path, "bytes": written.len(), "count": parsed.as_object().unwrap().len()}));
+    let part = harness.ok("get_robot_part", json!({"robot_part_id": ids::PART_ROVER_1_MAIN})).await;
+    let expected: serde_json::Value = serde_json::from_str(part["config_json"].as_str().unwrap()).unwrap();
     assert_eq!(parsed, expected);
     assert!(written.contains("\n  \""), "indented by 2: {written}");
 
     let logs_path = dir.path().join("logs.txt");
-    harness
+    let out = harness
         .ok(
             "get_robot_part_logs",
             json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "num_log_entries": 7, "dest": logs_path}),
@@ -96,6 +99,7 @@ async fn dest_writes_the_part_config_and_the_logs_to_files() {
         .await;
     let lines = std::fs::read_to_string(&logs_path).unwrap();
     assert_eq!(lines.lines().count(), 7);
+    assert_eq!(out, json!({"path": logs_path, "bytes": lines.len(), "count": 7}));
     assert!(lines.lines().all(|l| l.split('\t').count() == 4), "{lines}");
     harness.stop().await;
 }
