@@ -173,6 +173,7 @@ impl Options {
             scope: Scope { orgs: self.orgs.clone(), locations: self.locations.clone() },
             log_payloads: self.log_payloads,
             budget: Budget(self.max_result_bytes as usize),
+            listings: Default::default(),
         })
     }
 

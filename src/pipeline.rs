@@ -64,12 +64,22 @@ impl Fleet {
         });
         let result = match admitted {
             Ok((page, confirmed)) => {
-                let stages = Stages { fleet: self, row, confirmed, cancel, progress, interaction };
-                let result = stages.run(arguments, audit.as_mut().map(|(log, entry)| (*log, entry))).await;
+                let recent = page.as_ref().and_then(|page| self.policy.listings.recent(page));
+                let result = match recent {
+                    // A later page of a listing fetched moments ago: only reads page.
+                    Some(listing) => Ok(listing),
+                    None => {
+                        let stages = Stages { fleet: self, row, confirmed, cancel, progress, interaction };
+                        let result = stages.run(arguments, audit.as_mut().map(|(log, entry)| (*log, entry))).await;
+                        let protected = result.and_then(|value| self.protect_secrets(row, value));
+                        if let (Ok(listing), Some(page)) = (&protected, &page) {
+                            self.policy.listings.keep(page, listing);
+                        }
+                        protected
+                    }
+                };
                 // Measured after redaction, on the text the client will get.
-                result
-                    .and_then(|value| self.protect_secrets(row, value))
-                    .and_then(|value| budget::fit(&row.policy, page, value, self.policy.budget))
+                result.and_then(|value| budget::fit(&row.policy, page, value, self.policy.budget))
             }
             Err(e) => Err(e),
         };

@@ -10,6 +10,9 @@ use crate::error::ToolError;
 use rmcp::model::JsonObject;
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// About Claude Code's 10k-token warning level.
 pub const DEFAULT_MAX_RESULT_BYTES: usize = 40_000;
@@ -29,6 +32,42 @@ pub struct Budget(pub usize);
 impl Default for Budget {
     fn default() -> Self {
         Budget(DEFAULT_MAX_RESULT_BYTES)
+    }
+}
+
+/// Recent whole listings of paged calls, so that following a cursor cuts the next page from the
+/// listing the first page came from instead of fetching it all again (10,000 logs are 100
+/// requests). Few and brief: a cursor followed later, or on another replica, fetches again, which
+/// is only slower. The first page is always fetched fresh.
+#[derive(Default)]
+pub struct Listings(Mutex<VecDeque<(String, Instant, Arc<Value>)>>);
+
+/// How long a listing is kept for its next pages.
+const LISTING_KEPT_FOR: Duration = Duration::from_secs(60);
+/// How many listings are kept at once.
+const LISTINGS_KEPT: usize = 4;
+
+impl Listings {
+    /// The listing a later page of `page`'s call is cut from, when it was fetched recently.
+    pub fn recent(&self, page: &Page) -> Option<Value> {
+        if page.offset == 0 {
+            return None;
+        }
+        let key = page.key();
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.retain(|(_, at, _)| at.elapsed() < LISTING_KEPT_FOR);
+        kept.iter().find(|(k, _, _)| *k == key).map(|(_, _, listing)| (**listing).clone())
+    }
+
+    /// Keeps a freshly fetched listing for the pages after `page`.
+    pub fn keep(&self, page: &Page, listing: &Value) {
+        let key = page.key();
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.retain(|(k, at, _)| *k != key && at.elapsed() < LISTING_KEPT_FOR);
+        if kept.len() == LISTINGS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((key, Instant::now(), Arc::new(listing.clone())));
     }
 }
 
@@ -96,6 +135,11 @@ pub fn fit(policy: &RowPolicy, page: Option<Page>, mut value: Value, budget: Bud
 }
 
 impl Page {
+    /// The tool and its listing-selecting arguments.
+    fn key(&self) -> String {
+        format!("{}\0{}", self.tool, self.selection)
+    }
+
     /// Replaces the listing with the page this call asked for, as many items as fit.
     fn cut(&self, lists: &[&str], value: &mut Value, max: usize, how: &str) -> Result<(), ToolError> {
         let Some(object) = value.as_object_mut() else { return Ok(()) };

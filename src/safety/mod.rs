@@ -40,4 +40,6 @@ pub struct Policy {
     pub log_payloads: bool,
     /// The most bytes of text a result may have.
     pub budget: budget::Budget,
+    /// Listings kept for the pages after the first.
+    pub listings: budget::Listings,
 }

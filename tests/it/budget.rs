@@ -115,8 +115,11 @@ async fn a_thousand_logs_arrive_over_pages_as_the_sdk_gets_them() {
     assert!(first["logs"].as_array().unwrap().len() < 1000, "one page holds them all");
     // Each page is read with the very requests the SDK sends for 1,000 entries.
     assert_eq!(h.sandbox.journal(), sdk_requests[sdk_requests.len() - h.sandbox.journal().len()..]);
+    let first_page_requests = h.sandbox.journal().len();
     let logs = every_page(&h, "get_robot_part_logs", arguments, "logs").await;
     assert_eq!(&logs, expected);
+    // every_page fetches its own first page; the later pages are cut from that listing.
+    assert_eq!(h.sandbox.journal().len(), 2 * first_page_requests, "the later pages fetched again");
     let unique: BTreeSet<String> = logs.iter().map(Value::to_string).collect();
     assert_eq!(unique.len(), 1000);
     whole.stop().await;
