@@ -276,8 +276,21 @@ fn escape(key: &str) -> String {
 }
 
 /// Bytes of compact JSON text, as the result's text content carries it.
+/// The bytes of compact JSON `value` takes, counted without building the text: every result is
+/// measured, and its text is written once, later, by the transport.
 fn size(value: &impl Serialize) -> usize {
-    serde_json::to_vec(value).map_or(0, |text| text.len())
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_or(0, |()| count.0)
 }
 
 /// Sorted keys, so a cursor is tied to what the arguments say, not the order a client wrote them.
