@@ -414,9 +414,7 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
             let request = app::GetFragmentRequest { id: id.clone(), ..Default::default() };
             match cx.app.conn.unary(request, Retry::OnUnavailable).await {
                 Err(ToolError::Grpc { code: tonic::Code::NotFound, .. }) => {
-                    return Err(ToolError::invalid(format!(
-                        "item: no fragment has the id {id:?}"
-                    )));
+                    return Err(ToolError::invalid(format!("item: no fragment has the id {id:?}")));
                 }
                 other => other?,
             };

@@ -127,7 +127,7 @@ where
     let empty_response = response.fields().len() == 0;
     let mut output_schema = if empty_response {
         // `{"status": "ok"}` plus the arguments, echoed.
-        let schema = json!({"type": "object", "properties": {"status": {"type": "string", "const": "ok"}}, "required": ["status"]});
+        let schema = json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]});
         schema.as_object().cloned().unwrap_or_default()
     } else {
         object_schema(&response)
@@ -413,20 +413,18 @@ impl ToolRow {
         if self.risk == Risk::Destructive {
             properties["confirm"] = json!({
                 "type": "boolean",
-                "description": "true carries it out; omitted = a preview of what would change, nothing changed.",
+                "description": "true = carry it out; omitted = only a preview of what would change.",
             });
         }
         let mut output = self.op.output_schema.clone();
         let outputs = output.entry("properties").or_insert_with(|| json!({}));
         if !self.policy.pages.is_empty() {
             properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT});
-            properties["cursor"] = json!({"type": "string", "description": "next_cursor of the last page"});
+            // How to page is said once, in the server instructions.
+            properties["cursor"] = json!({"type": "string"});
             outputs["total"] = json!({"type": "integer"});
             outputs["next_cursor"] = json!({"type": ["string", "null"]});
         }
-        // Any result may be shortened to fit the budget: `truncated` names what was left out and how
-        // to get it.
-        outputs["truncated"] = json!({"type": "object"});
         // No title: it would only repeat the name with spaces, in every session.
         let mut tool = Tool::new(self.name, self.description, Arc::new(input)).with_raw_output_schema(Arc::new(output));
         tool.annotations = self.risk.annotations();
@@ -450,7 +448,8 @@ fn compact(schema: &mut JsonObject) {
     let mut uses = HashMap::new();
     schema.values().chain(defs.values()).for_each(|v| count_refs(v, &mut uses));
     let (inline, kept): (JsonObject, JsonObject) = defs.into_iter().partition(|(name, def)| {
-        uses.get(name.as_str()).copied().unwrap_or(0) <= 1 || serde_json::to_vec(def).map_or(0, |v| v.len()) < INLINE_BYTES
+        uses.get(name.as_str()).copied().unwrap_or(0) <= 1
+            || serde_json::to_vec(def).map_or(0, |v| v.len()) < INLINE_BYTES
     });
     let mut kept = Value::Object(kept);
     resolve(&mut kept, &inline);
@@ -498,10 +497,27 @@ fn resolve(value: &mut Value, inline: &JsonObject) {
             if object.get("default") == Some(&Value::Null) {
                 object.remove("default");
             }
+            if lists_only_its_enum(object) {
+                object.remove("description");
+            }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| resolve(v, inline)),
         _ => {}
     }
+}
+
+/// A description such as "`owner` or `operator`." says no more than the `enum` beside it.
+fn lists_only_its_enum(object: &JsonObject) -> bool {
+    let (Some(Value::String(description)), Some(Value::Array(values))) =
+        (object.get("description"), object.get("enum"))
+    else {
+        return false;
+    };
+    let mut rest = description.clone();
+    for value in values.iter().filter_map(Value::as_str) {
+        rest = rest.replace(&format!("`{value}`"), "");
+    }
+    rest.split([',', '.', ' ']).all(|word| word.is_empty() || word == "or")
 }
 
 /// `{"anyOf": [{"type": T, …}, {"type": "null"}]}` → `{"type": [T, "null"], …}`, when the
