@@ -35,13 +35,16 @@ pub enum Risk {
 
 impl Risk {
     /// The hints a client reads; the title is the tool's own, not repeated here.
-    pub fn annotations(self) -> ToolAnnotations {
-        let base = ToolAnnotations::new().open_world(true);
+    /// Only the hints that differ from the spec's defaults (not read-only, destructive, not
+    /// idempotent, open world) and that apply: destructive and idempotent mean nothing for a read.
+    /// A destructive tool is all defaults and carries none.
+    pub fn annotations(self) -> Option<ToolAnnotations> {
+        let base = ToolAnnotations::new();
         match self {
-            Risk::Read => base.read_only(true).destructive(false).idempotent(true),
-            Risk::Additive => base.read_only(false).destructive(false).idempotent(false),
-            Risk::Mutating => base.read_only(false).destructive(false).idempotent(true),
-            Risk::Destructive => base.read_only(false).destructive(true).idempotent(false),
+            Risk::Read => Some(base.read_only(true)),
+            Risk::Additive => Some(base.destructive(false)),
+            Risk::Mutating => Some(base.destructive(false).idempotent(true)),
+            Risk::Destructive => None,
         }
     }
 

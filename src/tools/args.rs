@@ -10,9 +10,8 @@ use serde_json::{Map, Value};
 /// (or an attack) and is refused before any RPC is sent.
 pub const MAX_ID_LEN: usize = 200;
 
-// Anything but a non-empty id of at most MAX_ID_LEN bytes is refused before any RPC. The doc
-// line below is the schema's description of every id.
-/// A non-empty id of at most 200 characters.
+// Anything but a non-empty id of at most MAX_ID_LEN bytes is refused before any RPC. No doc
+// comment: the schema's length bounds say it, and an id inlined in every tool stays short.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[schemars(transparent)]
 pub struct Id(#[schemars(length(min = 1, max = 200))] pub String);
@@ -37,7 +36,7 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     pub org_id: Id,
 }
 
@@ -45,7 +44,7 @@ pub struct OrgArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationArgs {
-    /// The location's id (list_locations shows them).
+    /// The location's id.
     pub location_id: Id,
 }
 
@@ -53,8 +52,7 @@ pub struct LocationArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultLocationArgs {
-    /// The location's id; omitted = the server's configured location (--location-id /
-    /// VIAM_LOCATION_ID).
+    /// The location's id; omitted = the configured default location.
     #[serde(default)]
     pub location_id: Option<Id>,
 }
@@ -63,7 +61,7 @@ pub struct DefaultLocationArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotArgs {
-    /// The machine's id (list_robots shows them).
+    /// The machine's id.
     pub robot_id: Id,
 }
 
@@ -71,7 +69,7 @@ pub struct RobotArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartArgs {
-    /// The part's id (get_robot_parts shows them).
+    /// The part's id.
     pub robot_part_id: Id,
 }
 

@@ -267,10 +267,10 @@ fn invalid(problems: Vec<String>) -> ToolError {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetArgs {
-    /// The part's id (get_robot_parts shows them); or give fragment_id.
+    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id (list_fragments shows them); or give robot_part_id.
+    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// Only items of this kind: components, services, modules, processes, remotes, packages,
@@ -353,10 +353,10 @@ fn names(config: &Config) -> Result<Value, ToolError> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AddArgs {
-    /// The part's id (get_robot_parts shows them); or give fragment_id.
+    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id (list_fragments shows them); or give robot_part_id.
+    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// components, services, modules, processes, remotes, packages, fragments, or another list
@@ -414,9 +414,7 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
             let request = app::GetFragmentRequest { id: id.clone(), ..Default::default() };
             match cx.app.conn.unary(request, Retry::OnUnavailable).await {
                 Err(ToolError::Grpc { code: tonic::Code::NotFound, .. }) => {
-                    return Err(ToolError::invalid(format!(
-                        "item: no fragment has the id {id:?} (list_fragments shows them)"
-                    )));
+                    return Err(ToolError::invalid(format!("item: no fragment has the id {id:?}")));
                 }
                 other => other?,
             };
@@ -428,10 +426,10 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateArgs {
-    /// The part's id (get_robot_parts shows them); or give fragment_id.
+    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id (list_fragments shows them); or give robot_part_id.
+    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// The item's kind, e.g. components.
@@ -464,10 +462,10 @@ fn update_config_item(cx: Arc<CallContext>, a: UpdateArgs) -> BoxFuture<ToolResu
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RemoveArgs {
-    /// The part's id (get_robot_parts shows them); or give fragment_id.
+    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id (list_fragments shows them); or give robot_part_id.
+    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// The item's kind, e.g. components.

@@ -17,7 +17,7 @@ pub fn declare(output_schema: &mut JsonObject) {
     if let Some(Value::Object(properties)) = output_schema.get_mut("properties") {
         properties.insert(
             "location_id".into(),
-            json!({"type": "string", "description": "The configured default location, used because location_id was omitted."}),
+            json!({"type": "string", "description": "The default location used, as location_id was omitted."}),
         );
     }
 }

@@ -34,7 +34,7 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListFragmentsArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     org_id: Id,
     /// Also include public fragments (default true; deprecated in favour of `visibilities`).
     #[serde(default = "yes")]
@@ -55,7 +55,7 @@ fn list_fragments(a: ListFragmentsArgs, _: &App) -> Result<app::ListFragmentsReq
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetFragmentArgs {
-    /// The fragment's id (list_fragments shows them).
+    /// The fragment's id.
     fragment_id: Id,
     /// A revision or tag; omitted = the current version.
     #[serde(default)]
@@ -69,7 +69,7 @@ fn get_fragment(a: GetFragmentArgs, _: &App) -> Result<app::GetFragmentRequest, 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateFragmentArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     org_id: Id,
     /// The new fragment's name.
     name: String,
@@ -90,7 +90,7 @@ fn create_fragment(a: CreateFragmentArgs, _: &App) -> Result<app::CreateFragment
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateFragmentArgs {
-    /// The fragment's id (list_fragments shows them).
+    /// The fragment's id.
     fragment_id: Id,
     /// The fragment's name (required; pass the current one to keep it).
     name: String,
@@ -123,7 +123,7 @@ fn update_fragment(a: UpdateFragmentArgs, _: &App) -> Result<app::UpdateFragment
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FragmentArgs {
-    /// The fragment's id (list_fragments shows them).
+    /// The fragment's id.
     fragment_id: Id,
 }
 
@@ -134,7 +134,7 @@ fn delete_fragment(a: FragmentArgs, _: &App) -> Result<app::DeleteFragmentReques
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FragmentHistoryArgs {
-    /// The fragment's id (list_fragments shows them).
+    /// The fragment's id.
     id: Id,
     /// Page token from a previous call; default "" (first page), null = not sent.
     #[serde(default = "first_page")]

@@ -48,7 +48,7 @@ struct ApiKeyAuthorization {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateKeyArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     org_id: Id,
     /// The roles the key gets, e.g. [{"role": "owner", "resource_type": "organization", "resource_id": "<org id>"}].
     authorizations: Vec<ApiKeyAuthorization>,
@@ -80,7 +80,7 @@ fn python_str(time: chrono::NaiveDateTime) -> String {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct KeyArgs {
-    /// The API key's id (list_keys shows them).
+    /// The API key's id.
     id: Id,
 }
 

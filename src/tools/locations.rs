@@ -48,7 +48,7 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateLocationArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     org_id: Id,
     /// The new location's name.
     name: String,
@@ -72,7 +72,7 @@ fn get_location(a: DefaultLocationArgs, app: &App) -> Result<app::GetLocationReq
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateLocationArgs {
-    /// The location's id (list_locations shows them).
+    /// The location's id.
     location_id: Id,
     /// New name; omitted = unchanged.
     #[serde(default)]
@@ -121,7 +121,7 @@ fn list_locations(a: OrgArgs, _: &App) -> Result<app::ListLocationsRequest, Tool
 struct ShareArgs {
     /// The organization to share the location with (or stop sharing it with).
     organization_id: Id,
-    /// The location's id (list_locations shows them).
+    /// The location's id.
     location_id: Id,
 }
 
@@ -169,8 +169,7 @@ fn create_location_secret(a: DefaultLocationArgs, app: &App) -> Result<app::Crea
 struct DeleteSecretArgs {
     /// The secret's id (location_auth shows them).
     secret_id: Id,
-    /// The location's id; omitted = the server's configured location (--location-id /
-    /// VIAM_LOCATION_ID).
+    /// The location's id; omitted = the configured default location.
     #[serde(default)]
     location_id: Option<Id>,
 }

@@ -33,14 +33,12 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LogsArgs {
-    /// The part's id (get_robot_parts shows them).
+    /// The part's id.
     robot_part_id: Id,
     /// Only entries whose message contains this text; omitted = no filter.
     #[serde(default)]
     filter: Option<String>,
-    /// A local file path to also write the entries to, one tab-separated line each; omitted =
-    /// no file. It must lie inside an --allow-dir directory or an MCP root; a relative path is
-    /// resolved against the server's working directory.
+    /// A local file to also write the entries to, one tab-separated line each; omitted = no file.
     #[serde(default)]
     dest: Option<String>,
     /// Replace `dest` if it already exists (default false: an existing file is an error).
@@ -180,7 +178,7 @@ fn log_line(entry: &LogEntry) -> String {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TailArgs {
-    /// The part's id (get_robot_parts shows them).
+    /// The part's id.
     robot_part_id: Id,
     /// Only error entries (default true); false = all levels.
     #[serde(default = "yes")]

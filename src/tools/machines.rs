@@ -83,11 +83,9 @@ fn get_robot_parts(a: RobotArgs, _: &App) -> Result<app::GetRobotPartsRequest, T
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetRobotPartArgs {
-    /// The part's id (get_robot_parts shows them).
+    /// The part's id.
     robot_part_id: Id,
-    /// A local file path to also write the part's config JSON to; omitted = no file. It must lie
-    /// inside an --allow-dir directory or an MCP root; a relative path is resolved against the
-    /// server's working directory.
+    /// A local file to also write the part's config JSON to; omitted = no file.
     #[serde(default)]
     dest: Option<String>,
     /// Replace `dest` if it already exists (default false: an existing file is an error).
@@ -246,7 +244,7 @@ fn python_string(out: &mut String, s: &str) {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PartHistoryArgs {
-    /// The part's id (get_robot_parts shows them).
+    /// The part's id.
     robot_part_id: Id,
     /// Only entries from this time on; omitted = no lower bound.
     #[serde(default)]
@@ -273,7 +271,7 @@ fn get_robot_part_history(a: PartHistoryArgs, _: &App) -> Result<app::GetRobotPa
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdatePartArgs {
-    /// The part's id (get_robot_parts shows them).
+    /// The part's id.
     robot_part_id: Id,
     /// The part's name; pass the current name to keep it.
     name: String,
@@ -347,7 +345,7 @@ fn update_robot_part_preview(app: Arc<App>, a: UpdatePartArgs) -> BoxFuture<Tool
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPartArgs {
-    /// The machine's id (list_robots shows them).
+    /// The machine's id.
     robot_id: Id,
     /// The new part's name.
     part_name: String,
@@ -410,7 +408,7 @@ fn create_robot_part_secret(a: PartArgs, _: &App) -> Result<app::CreateRobotPart
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeletePartSecretArgs {
-    /// The part's id (get_robot_parts shows them).
+    /// The part's id.
     robot_part_id: Id,
     /// The secret's id (get_robot_part shows the part's secrets).
     secret_id: Id,
@@ -437,8 +435,7 @@ fn list_robots(a: DefaultLocationArgs, app: &App) -> Result<app::ListRobotsReque
 struct NewRobotArgs {
     /// The new machine's name.
     name: String,
-    /// The location to create it in; omitted = the server's configured location
-    /// (--location-id / VIAM_LOCATION_ID).
+    /// The location to create it in; omitted = the configured default location.
     #[serde(default)]
     location_id: Option<Id>,
 }
@@ -450,7 +447,7 @@ fn new_robot(a: NewRobotArgs, app: &App) -> Result<app::NewRobotRequest, ToolErr
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RobotsForLocationsArgs {
-    /// The locations' ids (list_locations shows them).
+    /// The locations' ids.
     location_ids: Vec<Id>,
 }
 
@@ -464,7 +461,7 @@ fn list_robots_for_locations(
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRobotArgs {
-    /// The machine's id (list_robots shows them).
+    /// The machine's id.
     robot_id: Id,
     /// The new name; omitted = the name stays as it is.
     #[serde(default)]

@@ -127,7 +127,7 @@ where
     let empty_response = response.fields().len() == 0;
     let mut output_schema = if empty_response {
         // `{"status": "ok"}` plus the arguments, echoed.
-        let schema = json!({"type": "object", "properties": {"status": {"type": "string", "const": "ok"}}, "required": ["status"]});
+        let schema = json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]});
         schema.as_object().cloned().unwrap_or_default()
     } else {
         object_schema(&response)
@@ -407,19 +407,21 @@ impl ToolRow {
         let mut input = (*self.op.input_schema).clone();
         // Clients assume JSON Schema 2020-12 anyway; naming it in every tool costs every session.
         input.remove("$schema");
+        compact(&mut input);
         // Some clients reject an object schema without `properties`, even an empty one.
         let properties = input.entry("properties").or_insert_with(|| json!({}));
         if self.risk == Risk::Destructive {
             properties["confirm"] = json!({
                 "type": "boolean",
-                "description": "true carries it out; without it nothing changes and a preview shows what would.",
+                "description": "true = carry it out; omitted = only a preview of what would change.",
             });
         }
         let mut output = self.op.output_schema.clone();
         let outputs = output.entry("properties").or_insert_with(|| json!({}));
         if !self.policy.pages.is_empty() {
             properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT});
-            properties["cursor"] = json!({"type": "string", "description": "next_cursor of the last page"});
+            // How to page is said once, in the server instructions.
+            properties["cursor"] = json!({"type": "string"});
             outputs["total"] = json!({"type": "integer"});
             outputs["next_cursor"] = json!({"type": ["string", "null"]});
         }
@@ -429,13 +431,120 @@ impl ToolRow {
             outputs["bytes"] = json!({"type": "integer"});
             outputs["count"] = json!({"type": "integer"});
         }
-        // Any result may be shortened to fit the budget: `truncated` names what was left out and how
-        // to get it.
-        outputs["truncated"] = json!({"type": "object"});
         // No title: it would only repeat the name with spaces, in every session.
-        Tool::new(self.name, self.description, Arc::new(input))
-            .with_raw_output_schema(Arc::new(output))
-            .with_annotations(self.risk.annotations())
+        let mut tool = Tool::new(self.name, self.description, Arc::new(input)).with_raw_output_schema(Arc::new(output));
+        tool.annotations = self.risk.annotations();
+        tool
+    }
+}
+
+/// Definitions smaller than this are inlined wherever they are used: a `$ref` and its entry in
+/// `$defs` cost more than the definition itself.
+const INLINE_BYTES: usize = 100;
+
+/// The same input schema in fewer bytes, for `tools/list`: definitions used once or small are
+/// inlined (a site's own keys, such as its description, win over the definition's), an optional
+/// value is one nullable type rather than `anyOf [T, null]`, and `"default": null` (what an omitted
+/// optional argument means anyway) is dropped. Arguments are still checked against the full schema.
+fn compact(schema: &mut JsonObject) {
+    let defs = match schema.remove("$defs") {
+        Some(Value::Object(defs)) => defs,
+        _ => JsonObject::new(),
+    };
+    let mut uses = HashMap::new();
+    schema.values().chain(defs.values()).for_each(|v| count_refs(v, &mut uses));
+    let (inline, kept): (JsonObject, JsonObject) = defs.into_iter().partition(|(name, def)| {
+        uses.get(name.as_str()).copied().unwrap_or(0) <= 1
+            || serde_json::to_vec(def).map_or(0, |v| v.len()) < INLINE_BYTES
+    });
+    let mut kept = Value::Object(kept);
+    resolve(&mut kept, &inline);
+    for value in schema.values_mut() {
+        resolve(value, &inline);
+    }
+    if kept.as_object().is_some_and(|k| !k.is_empty()) {
+        schema.insert("$defs".into(), kept);
+    }
+}
+
+/// The definition a local `$ref` names.
+fn ref_name(value: &JsonObject) -> Option<&str> {
+    value.get("$ref")?.as_str()?.strip_prefix("#/$defs/")
+}
+
+fn count_refs(value: &Value, uses: &mut HashMap<String, usize>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(name) = ref_name(object) {
+                *uses.entry(name.to_string()).or_default() += 1;
+            }
+            object.values().for_each(|v| count_refs(v, uses));
+        }
+        Value::Array(items) => items.iter().for_each(|v| count_refs(v, uses)),
+        _ => {}
+    }
+}
+
+/// Inlines the `inline` definitions throughout `value` and folds optional values; see [`compact`].
+fn resolve(value: &mut Value, inline: &JsonObject) {
+    match value {
+        Value::Object(object) => {
+            if let Some(mut def) = ref_name(object).and_then(|name| inline.get(name)).cloned() {
+                object.remove("$ref");
+                resolve(&mut def, inline);
+                if let Value::Object(def) = def {
+                    for (key, v) in def {
+                        object.entry(key).or_insert(v);
+                    }
+                }
+            }
+            object.values_mut().for_each(|v| resolve(v, inline));
+            fold_nullable(object);
+            if object.get("default") == Some(&Value::Null) {
+                object.remove("default");
+            }
+            if lists_only_its_enum(object) {
+                object.remove("description");
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| resolve(v, inline)),
+        _ => {}
+    }
+}
+
+/// A description such as "`owner` or `operator`." says no more than the `enum` beside it.
+fn lists_only_its_enum(object: &JsonObject) -> bool {
+    let (Some(Value::String(description)), Some(Value::Array(values))) =
+        (object.get("description"), object.get("enum"))
+    else {
+        return false;
+    };
+    let mut rest = description.clone();
+    for value in values.iter().filter_map(Value::as_str) {
+        rest = rest.replace(&format!("`{value}`"), "");
+    }
+    rest.split([',', '.', ' ']).all(|word| word.is_empty() || word == "or")
+}
+
+/// `{"anyOf": [{"type": T, …}, {"type": "null"}]}` → `{"type": [T, "null"], …}`, when the
+/// first branch is a plain typed schema whose keys the site does not have already.
+fn fold_nullable(object: &mut JsonObject) {
+    let Some(Value::Array(branches)) = object.get("anyOf") else { return };
+    let [Value::Object(some), null] = branches.as_slice() else { return };
+    let clashes = |k: &String| k != "description" && object.contains_key(k);
+    let plain = matches!(some.get("type"), Some(Value::String(_)))
+        && !some.keys().any(|k| clashes(k) || ["anyOf", "oneOf", "allOf", "$ref", "const"].contains(&k.as_str()));
+    if !plain || *null != json!({"type": "null"}) {
+        return;
+    }
+    let mut some = some.clone();
+    object.remove("anyOf");
+    some["type"] = json!([some["type"].take(), "null"]);
+    if let Some(Value::Array(values)) = some.get_mut("enum") {
+        values.push(Value::Null);
+    }
+    for (key, v) in some {
+        object.entry(key).or_insert(v);
     }
 }
 

@@ -62,7 +62,7 @@ fn get_registry_item(a: GetItemArgs, _: &App) -> Result<app::GetRegistryItemRequ
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateItemArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     organization_id: Id,
     /// The new item's name.
     name: String,
@@ -104,7 +104,7 @@ fn update_registry_item(a: UpdateItemArgs, _: &App) -> Result<app::UpdateRegistr
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListItemsArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     organization_id: Id,
     /// Item types to include (`archive`, `ml_model`, `module`, `ml_training`); omitted or [] = all.
     #[serde(default)]
@@ -170,7 +170,7 @@ fn delete_registry_item_preview(app: std::sync::Arc<App>, a: ItemArgs) -> BoxFut
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateModuleArgs {
-    /// The organization's id (list_organizations shows them).
+    /// The organization's id.
     org_id: Id,
     /// The new module's name.
     name: String,
@@ -249,8 +249,7 @@ struct UploadArgs {
     /// Which module, version and platform the file is.
     module_file_info: ModuleFileInfo,
     /// Path of the module archive (.tar.gz) on the machine running this server; or give
-    /// `file_base64`. It must lie inside an --allow-dir directory or an MCP root; a relative path
-    /// is resolved against the server's working directory.
+    /// `file_base64`.
     #[serde(default)]
     file_path: Option<String>,
     /// The module archive as standard base64; or give `file_path`.

@@ -63,9 +63,15 @@ fn names_agree_with_risk() {
 #[test]
 fn annotations_and_confirm_follow_the_risk_class() {
     for (row, tool) in catalogue().rows.iter().zip(&catalogue().tools) {
-        let hints = tool.annotations.as_ref().unwrap();
-        assert_eq!(hints.read_only_hint, Some(row.risk == Risk::Read), "{}", row.name);
-        assert_eq!(hints.destructive_hint, Some(row.risk == Risk::Destructive), "{}", row.name);
+        // What a client reads, with the spec's defaults for absent hints.
+        let hints = tool.annotations.clone().unwrap_or_default();
+        let read_only = hints.read_only_hint.unwrap_or(false);
+        assert_eq!(read_only, row.risk == Risk::Read, "{}", row.name);
+        if !read_only {
+            assert_eq!(hints.destructive_hint.unwrap_or(true), row.risk == Risk::Destructive, "{}", row.name);
+            assert_eq!(hints.idempotent_hint.unwrap_or(false), row.risk == Risk::Mutating, "{}", row.name);
+        }
+        assert!(hints.open_world_hint.unwrap_or(true), "{}", row.name);
         let has_confirm = tool.input_schema.get("properties").and_then(|p| p.get("confirm")).is_some();
         assert_eq!(has_confirm, row.risk == Risk::Destructive, "{}", row.name);
         assert!(tool.output_schema.is_some(), "{}", row.name);
@@ -150,7 +156,27 @@ fn every_list_tool_pages_its_lists() {
 /// regression (a long description, a repeated schema) fails here rather than in users' bills.
 #[test]
 fn tools_list_stays_within_its_size_budget() {
-    const BUDGET_BYTES: usize = 96 * 1024;
+    // Issue 7 asks for 48 KB; this is where the catalogue stands (was 96 KB), not lower yet.
+    const BUDGET_BYTES: usize = 66 * 1024;
     let size = serde_json::to_vec(&catalogue().tools).unwrap().len();
-    assert!(size <= BUDGET_BYTES, "tools/list grew to {size} bytes (budget {BUDGET_BYTES})");
+    assert!(
+        size <= BUDGET_BYTES,
+        "tools/list grew to {size} bytes (budget {BUDGET_BYTES}): say what many tools share once in the \
+         server instructions, keep descriptions to what the schema does not say"
+    );
+}
+
+/// The instructions are sent once per session, and name what descriptions no longer repeat: the
+/// toolsets, and every tool whose result holds a secret.
+#[test]
+fn instructions_are_short_and_name_the_toolsets_and_secret_tools() {
+    let instructions = crate::server::INSTRUCTIONS;
+    assert!(instructions.len() <= 2048, "the instructions grew to {} bytes (at most 2048)", instructions.len());
+    for row in &catalogue().rows {
+        let toolset = serde_json::to_value(row.toolset).unwrap();
+        assert!(instructions.contains(toolset.as_str().unwrap()), "{toolset} is not named");
+        if row.policy.hands_out.is_some() {
+            assert!(instructions.contains(row.name), "{} hands out a secret; the instructions do not say so", row.name);
+        }
+    }
 }

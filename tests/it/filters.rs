@@ -18,13 +18,12 @@ async fn assert_exposed(args: &[&str], snapshot: &str) -> Vec<String> {
         .await
         .iter()
         .map(|t| {
+            // The hints a client reads, with the spec's defaults for absent ones; destructive means
+            // nothing for a read.
             let hints = t.annotations.clone().unwrap_or_default();
-            format!(
-                "{} read_only={:?} destructive={:?}",
-                t.name,
-                hints.read_only_hint.unwrap_or(false),
-                hints.destructive_hint.unwrap_or(false)
-            )
+            let read_only = hints.read_only_hint.unwrap_or(false);
+            let destructive = !read_only && hints.destructive_hint.unwrap_or(true);
+            format!("{} read_only={read_only:?} destructive={destructive:?}", t.name)
         })
         .collect();
     harness.stop().await;

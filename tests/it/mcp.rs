@@ -86,7 +86,11 @@ async fn destructive_tools_without_confirm_change_nothing_and_preview() {
         .tools()
         .await
         .into_iter()
-        .filter(|t| t.annotations.as_ref().and_then(|a| a.destructive_hint) == Some(true))
+        // A tool with no hints is destructive under the spec's defaults.
+        .filter(|t| {
+            let hints = t.annotations.clone().unwrap_or_default();
+            !hints.read_only_hint.unwrap_or(false) && hints.destructive_hint.unwrap_or(true)
+        })
         .map(|t| t.name.to_string())
         .collect();
     let calls = destructive_calls();
