@@ -1,6 +1,7 @@
 //! The one proto → JSON path: proto3 JSON with the proto's snake_case field names, RFC 3339
-//! timestamps, `Struct` as plain JSON and enums as names, exactly as prost-reflect writes it. Also
-//! derives the JSON Schema of a message as that serializer writes it.
+//! timestamps, `Struct` as plain JSON and enums as names, exactly as prost-reflect writes it, but
+//! with each part or fragment config once (see [`CONFIGS`]). Also derives the JSON Schema of a
+//! message as this writes it.
 //!
 //! The JSON is read straight from the message's wire bytes with its descriptor. prost-reflect would
 //! first build a `DynamicMessage` and then re-encode and re-decode every `Struct` in it, which costs
@@ -29,9 +30,33 @@ pub fn to_dynamic<M: prost::Message>(full_name: &str, message: &M) -> DynamicMes
         .expect("a message re-decodes with its own descriptor")
 }
 
-/// Serializes any generated message as proto3 JSON.
+/// Serializes any generated message as proto3 JSON, each config once.
 pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Value {
     message_json(&descriptor(&M::full_name()), &message.encode_to_vec())
+}
+
+/// Each config once (issue 7): a part or fragment carries its config as one JSON object, in its
+/// `Struct` field (`kept`), taken from the first of these that holds a JSON object: the config text
+/// its response carries beside it (see [`HANDED_DOWN`]), its own `*_config_json` text (`text`;
+/// texts keep integers exact), its `Struct`. The texts are not written. (message, kept, text)
+const CONFIGS: [(&str, &str, &str); 2] = [
+    ("viam.app.v1.RobotPart", "robot_config", "robot_config_json"),
+    ("viam.app.v1.Fragment", "fragment", "fragment_config_json"),
+];
+
+/// A config a message carries beside the part or fragment it belongs to: (message, field, child).
+/// A text is the child's first choice and a `Struct` its last; either way it is not written
+/// itself, unless the child is absent.
+const HANDED_DOWN: [(&str, &str, &str); 2] = [
+    ("viam.app.v1.GetRobotPartResponse", "config_json", "part"),
+    ("viam.app.v1.FragmentHistoryEntry", "config", "old"),
+];
+
+/// A config handed down by the parent message, still as wire bytes: a JSON text or a `Struct`.
+#[derive(Clone, Copy, Default)]
+struct Handed<'a> {
+    text: Option<&'a [u8]>,
+    structure: Option<&'a [u8]>,
 }
 
 /// A `Struct` as the plain JSON object it stands for.
@@ -71,12 +96,19 @@ fn to_value(value: &Value) -> prost_types::Value {
 }
 
 fn message_json(desc: &MessageDescriptor, bytes: &[u8]) -> Value {
-    walk(desc, bytes).unwrap_or_else(|| reflect_json(desc, bytes))
+    handed_json(desc, bytes, Handed::default())
+}
+
+/// The walk reads all that prost encodes of a viam message; what it leaves to prost-reflect is a
+/// well-known type other than those it reads, which holds no config.
+fn handed_json(desc: &MessageDescriptor, bytes: &[u8], handed: Handed) -> Value {
+    walk(desc, bytes, handed).unwrap_or_else(|| reflect_json(desc, bytes))
 }
 
 /// The fields prost-reflect writes with `skip_default_fields(false)`: every field that has no
-/// presence (with its default when absent) and every field with presence that is set.
-fn walk(desc: &MessageDescriptor, mut bytes: &[u8]) -> Option<Value> {
+/// presence (with its default when absent) and every field with presence that is set. A config
+/// field is set aside while walking and written once at the end (see [`CONFIGS`]).
+fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Handed) -> Option<Value> {
     match desc.full_name() {
         "google.protobuf.Struct" => return struct_json(&prost_types::Struct::decode(bytes).ok()?),
         "google.protobuf.Value" => return value_json(&prost_types::Value::decode(bytes).ok()?),
@@ -85,12 +117,25 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8]) -> Option<Value> {
         name if name.starts_with("google.protobuf.") => return None,
         _ => {}
     }
+    let full_name = desc.full_name();
+    let config = CONFIGS.iter().find(|(message, ..)| *message == full_name);
+    let hands_down = HANDED_DOWN.iter().find(|(message, ..)| *message == full_name);
+    // Set aside as wire bytes: only the one that is written is ever decoded or parsed.
+    let (mut own, mut down, mut child) = (Handed::default(), None, None);
     let mut out = Map::new();
     while !bytes.is_empty() {
         let (number, wire_type) = decode_key(&mut bytes).ok()?;
         let field = desc.get_field(number)?;
         let name = field.name();
-        if field.is_map() {
+        if config.is_some_and(|&(_, kept, _)| name == kept) {
+            own.structure = Some(take_len(wire_type, &mut bytes)?);
+        } else if config.is_some_and(|&(_, _, text)| name == text) {
+            own.text = Some(take_len(wire_type, &mut bytes)?);
+        } else if hands_down.is_some_and(|&(_, field, _)| name == field) {
+            down = Some((field, take_len(wire_type, &mut bytes)?));
+        } else if hands_down.is_some_and(|&(_, _, below)| name == below) {
+            child = Some((field, take_len(wire_type, &mut bytes)?));
+        } else if field.is_map() {
             let Kind::Message(entry) = field.kind() else { return None };
             let (key, value) = map_entry(&entry, take_len(wire_type, &mut bytes)?)?;
             let map = out.entry(name).or_insert_with(|| Value::Object(Map::new()));
@@ -111,7 +156,32 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8]) -> Option<Value> {
             out.insert(name.to_string(), scalar(&field.kind(), wire_type, &mut bytes)?);
         }
     }
-    for field in desc.fields().filter(|f| !f.supports_presence()) {
+    if let Some(&(_, kept, _)) = config {
+        let text =
+            [handed.text, own.text].into_iter().flatten().find_map(|t| serde_json::from_slice::<Map<_, _>>(t).ok());
+        let structure =
+            || own.structure.or(handed.structure).map(|s| message_json(&descriptor("google.protobuf.Struct"), s));
+        if let Some(value) = text.map(Value::Object).or_else(structure) {
+            out.insert(kept.to_string(), value);
+        }
+    }
+    match (down, child) {
+        (Some((field, payload)), Some((child, below))) => {
+            let handed = match field.kind() {
+                Kind::String => Handed { text: Some(payload), structure: None },
+                _ => Handed { text: None, structure: Some(payload) },
+            };
+            let Kind::Message(m) = child.kind() else { return None };
+            out.insert(child.name().to_string(), handed_json(&m, below, handed));
+        }
+        (Some((field, payload)), None) | (None, Some((field, payload))) => {
+            out.insert(field.name().to_string(), delimited(&field.kind(), payload)?);
+        }
+        (None, None) => {}
+    }
+    // A handed-down field without presence (`config_json`) is not written as its default either.
+    let handed_name = hands_down.map(|&(_, handed, _)| handed);
+    for field in desc.fields().filter(|f| !f.supports_presence() && Some(f.name()) != handed_name) {
         if !out.contains_key(field.name()) {
             out.insert(field.name().to_string(), default_json(&field));
         }
@@ -169,9 +239,7 @@ fn take_fixed<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
 /// One value of a singular or repeated field.
 fn scalar(kind: &Kind, wire_type: WireType, bytes: &mut &[u8]) -> Option<Value> {
     Some(match (kind, wire_type) {
-        (Kind::Message(m), _) => message_json(m, take_len(wire_type, bytes)?),
-        (Kind::String, _) => Value::String(std::str::from_utf8(take_len(wire_type, bytes)?).ok()?.to_string()),
-        (Kind::Bytes, _) => Value::String(BASE64_STANDARD.encode(take_len(wire_type, bytes)?)),
+        (Kind::Message(_) | Kind::String | Kind::Bytes, _) => delimited(kind, take_len(wire_type, bytes)?)?,
         (_, WireType::Varint) => {
             let v = decode_varint(bytes).ok()?;
             match kind {
@@ -195,6 +263,16 @@ fn scalar(kind: &Kind, wire_type: WireType, bytes: &mut &[u8]) -> Option<Value> 
         }
         (Kind::Fixed32, WireType::ThirtyTwoBit) => json!(u32::from_le_bytes(take_fixed(bytes)?)),
         (Kind::Sfixed32, WireType::ThirtyTwoBit) => json!(i32::from_le_bytes(take_fixed(bytes)?)),
+        _ => return None,
+    })
+}
+
+/// The value of a length-delimited field of `kind` from its payload.
+fn delimited(kind: &Kind, payload: &[u8]) -> Option<Value> {
+    Some(match kind {
+        Kind::Message(m) => message_json(m, payload),
+        Kind::String => Value::String(std::str::from_utf8(payload).ok()?.to_string()),
+        Kind::Bytes => Value::String(BASE64_STANDARD.encode(payload)),
         _ => return None,
     })
 }
@@ -266,9 +344,15 @@ fn value_json(v: &prost_types::Value) -> Option<Value> {
 }
 
 /// The JSON Schema of `to_json`'s output for a message: its fields, one level deep.
+/// A config text or handed-down config is not written (see [`CONFIGS`]), so it is not listed.
 pub fn object_schema(message: &MessageDescriptor) -> Map<String, Value> {
+    let name = message.full_name();
+    let written = |field: &FieldDescriptor| {
+        !CONFIGS.iter().any(|&(m, _, text)| m == name && text == field.name())
+            && !HANDED_DOWN.iter().any(|&(m, handed, _)| m == name && handed == field.name())
+    };
     let properties: Map<String, Value> =
-        message.fields().map(|field| (field.name().to_string(), field_schema(&field))).collect();
+        message.fields().filter(written).map(|field| (field.name().to_string(), field_schema(&field))).collect();
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
     schema.insert("properties".into(), Value::Object(properties));
