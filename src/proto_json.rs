@@ -45,8 +45,9 @@ const CONFIGS: [(&str, &str, &str); 2] = [
 ];
 
 /// A config a message carries beside the part or fragment it belongs to: (message, field, child).
-/// A text is the child's first choice and a `Struct` its last; either way it is not written
-/// itself, unless the child is absent.
+/// A text is the child's first choice and a `Struct` its last; it is not written itself, except a
+/// `Struct` when the child is absent. No config text is ever written, so redaction need not parse
+/// one.
 const HANDED_DOWN: [(&str, &str, &str); 2] = [
     ("viam.app.v1.GetRobotPartResponse", "config_json", "part"),
     ("viam.app.v1.FragmentHistoryEntry", "config", "old"),
@@ -166,18 +167,19 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Handed) -> Option<Va
         }
     }
     match (down, child) {
-        (Some((field, payload)), Some((child, below))) => {
-            let handed = match field.kind() {
-                Kind::String => Handed { text: Some(payload), structure: None },
-                _ => Handed { text: None, structure: Some(payload) },
+        (down, Some((child, below))) => {
+            let handed = match down {
+                Some((field, text)) if field.kind() == Kind::String => Handed { text: Some(text), structure: None },
+                structure => Handed { text: None, structure: structure.map(|(_, s)| s) },
             };
             let Kind::Message(m) = child.kind() else { return None };
             out.insert(child.name().to_string(), handed_json(&m, below, handed));
         }
-        (Some((field, payload)), None) | (None, Some((field, payload))) => {
+        // With nothing to hand it to, a `Struct` stays where it is; a text is never written.
+        (Some((field, payload)), None) if field.kind() != Kind::String => {
             out.insert(field.name().to_string(), delimited(&field.kind(), payload)?);
         }
-        (None, None) => {}
+        _ => {}
     }
     // A handed-down field without presence (`config_json`) is not written as its default either.
     let handed_name = hands_down.map(|&(_, handed, _)| handed);
@@ -397,7 +399,10 @@ fn kind_schema(kind: &Kind) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::viam::app::v1::{GetRobotPartResponse, RobotPart};
+    use crate::proto::viam::app::v1::{
+        Fragment, FragmentHistoryEntry, GetFragmentResponse, GetRobotPartResponse, GetRobotPartsResponse, RobotPart,
+        RobotPartHistoryEntry,
+    };
 
     #[test]
     fn writes_snake_case_rfc3339_struct_and_enum_names() {
@@ -416,12 +421,90 @@ mod tests {
             }),
             ..Default::default()
         };
-        let v = to_json(&GetRobotPartResponse { part: Some(part), config_json: "{}".into() });
+        let v = to_json(&GetRobotPartResponse { part: Some(part), config_json: String::new() });
         assert_eq!(v["part"]["main_part"], json!(true));
         assert_eq!(v["part"]["online_state"], json!("ONLINE_STATE_ONLINE"));
         assert_eq!(v["part"]["seconds_since_online"], json!("5"));
         assert_eq!(v["part"]["created_on"], json!("2024-01-02T03:04:05Z"));
         assert_eq!(v["part"]["robot_config"], json!({"a": 1.5}));
-        assert_eq!(v["config_json"], json!("{}"));
+        assert_eq!(v.get("config_json"), None);
+    }
+
+    fn config(pairs: &[(&str, f64)]) -> Option<prost_types::Struct> {
+        let number = |n: f64| prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(n)) };
+        Some(prost_types::Struct { fields: pairs.iter().map(|&(k, n)| (k.to_string(), number(n))).collect() })
+    }
+
+    #[test]
+    fn each_config_once_from_its_text_with_integers_exact() {
+        let text = r#"{"big": 12345678901234567890, "float": 1.0, "neg": -9007199254740993, "s": "x"}"#;
+        let part = |json: Option<&str>| RobotPart {
+            id: "p1".into(),
+            robot_config: config(&[("from_struct", 1.0)]),
+            robot_config_json: json.map(str::to_string),
+            ..Default::default()
+        };
+        // The response's config_json is the part's config; the part's own text and Struct are not read.
+        let v = to_json(&GetRobotPartResponse { part: Some(part(Some(r#"{"own": 1}"#))), config_json: text.into() });
+        assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["part"]);
+        assert_eq!(v["part"]["robot_config"], serde_json::from_str::<Value>(text).unwrap());
+        assert!(v["part"].get("robot_config_json").is_none());
+        let written = v.to_string();
+        for exact in [r#""big":12345678901234567890"#, r#""float":1.0"#, r#""neg":-9007199254740993"#] {
+            assert!(written.contains(exact), "{exact} in {written}");
+        }
+        // Without the response's text: the part's own, then its Struct when the text is no object.
+        let own =
+            to_json(&GetRobotPartResponse { part: Some(part(Some(r#"{"own": 1}"#))), config_json: String::new() });
+        assert_eq!(own["part"]["robot_config"], json!({"own": 1}));
+        for not_an_object in [None, Some(""), Some("[1]"), Some("{not json")] {
+            let v = to_json(&part(not_an_object));
+            assert_eq!(v["robot_config"], json!({"from_struct": 1.0}), "{not_an_object:?}");
+            assert!(v.get("robot_config_json").is_none());
+        }
+        assert!(to_json(&RobotPart::default()).get("robot_config").is_none());
+        // A list of parts and a history entry's old part get the same.
+        let parts = to_json(&GetRobotPartsResponse { parts: vec![part(Some(text))] });
+        assert_eq!(parts["parts"][0]["robot_config"]["big"], json!(12_345_678_901_234_567_890u64));
+        let entry = RobotPartHistoryEntry { old: Some(part(Some(text))), ..Default::default() };
+        assert!(to_json(&entry)["old"].get("robot_config_json").is_none());
+    }
+
+    #[test]
+    fn a_fragment_config_once_and_a_history_entry_hands_its_config_down() {
+        let fragment = |json: Option<&str>, structure| Fragment {
+            id: "f1".into(),
+            fragment: structure,
+            fragment_config_json: json.map(str::to_string),
+            ..Default::default()
+        };
+        let v = to_json(&GetFragmentResponse {
+            fragment: Some(fragment(Some(r#"{"n": 3}"#), config(&[("n", 3.0)]))),
+            ..Default::default()
+        });
+        assert_eq!(v["fragment"]["fragment"].to_string(), r#"{"n":3}"#);
+        assert!(v["fragment"].get("fragment_config_json").is_none());
+        // The entry's config is the old fragment's when that has none of its own, and not repeated.
+        let entry = |old| FragmentHistoryEntry { config: config(&[("entry", 1.0)]), old, ..Default::default() };
+        let v = to_json(&entry(Some(fragment(None, None))));
+        assert_eq!(v["old"]["fragment"], json!({"entry": 1.0}));
+        assert!(v.get("config").is_none());
+        let v = to_json(&entry(Some(fragment(Some(r#"{"old": 2}"#), None))));
+        assert_eq!(v["old"]["fragment"], json!({"old": 2}));
+        assert!(v.get("config").is_none());
+        // With no old fragment to carry it, the entry keeps its own.
+        assert_eq!(to_json(&entry(None))["config"], json!({"entry": 1.0}));
+    }
+
+    #[test]
+    fn output_schemas_leave_out_the_config_texts() {
+        let properties = |name: &str| object_schema(&descriptor(name))["properties"].as_object().unwrap().clone();
+        let response = properties("viam.app.v1.GetRobotPartResponse");
+        assert_eq!(response.keys().collect::<Vec<_>>(), ["part"]);
+        let part = properties("viam.app.v1.RobotPart");
+        assert!(part.get("robot_config_json").is_none());
+        assert_eq!(part["robot_config"], json!({"type": ["object", "null"]}));
+        assert!(properties("viam.app.v1.Fragment").get("fragment_config_json").is_none());
+        assert!(properties("viam.app.v1.FragmentHistoryEntry").get("config").is_none());
     }
 }
