@@ -83,8 +83,7 @@ async fn dest_writes_the_part_config_and_the_logs_to_files() {
         .await;
     let written = std::fs::read_to_string(&config_path).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&written).unwrap();
-    let expected: serde_json::Value = serde_json::from_str(out["config_json"].as_str().unwrap()).unwrap();
-    assert_eq!(parsed, expected);
+    assert_eq!(parsed, out["part"]["robot_config"]);
     assert!(written.contains("\n  \""), "indented by 2: {written}");
 
     let logs_path = dir.path().join("logs.txt");
