@@ -53,9 +53,9 @@ const HANDED_DOWN: [(&str, &str, &str); 2] = [
     ("viam.app.v1.FragmentHistoryEntry", "config", "old"),
 ];
 
-/// A config handed down by the parent message, still as wire bytes: a JSON text or a `Struct`.
+/// A config still as wire bytes: as JSON text, as a `Struct`.
 #[derive(Clone, Copy, Default)]
-struct Handed<'a> {
+struct Wire<'a> {
     text: Option<&'a [u8]>,
     structure: Option<&'a [u8]>,
 }
@@ -97,19 +97,19 @@ fn to_value(value: &Value) -> prost_types::Value {
 }
 
 fn message_json(desc: &MessageDescriptor, bytes: &[u8]) -> Value {
-    handed_json(desc, bytes, Handed::default())
+    handed_json(desc, bytes, Wire::default())
 }
 
 /// The walk reads all that prost encodes of a viam message; what it leaves to prost-reflect is a
 /// well-known type other than those it reads, which holds no config.
-fn handed_json(desc: &MessageDescriptor, bytes: &[u8], handed: Handed) -> Value {
+fn handed_json(desc: &MessageDescriptor, bytes: &[u8], handed: Wire) -> Value {
     walk(desc, bytes, handed).unwrap_or_else(|| reflect_json(desc, bytes))
 }
 
 /// The fields prost-reflect writes with `skip_default_fields(false)`: every field that has no
 /// presence (with its default when absent) and every field with presence that is set. A config
 /// field is set aside while walking and written once at the end (see [`CONFIGS`]).
-fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Handed) -> Option<Value> {
+fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Wire) -> Option<Value> {
     match desc.full_name() {
         "google.protobuf.Struct" => return struct_json(&prost_types::Struct::decode(bytes).ok()?),
         "google.protobuf.Value" => return value_json(&prost_types::Value::decode(bytes).ok()?),
@@ -122,7 +122,7 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Handed) -> Option<Va
     let config = CONFIGS.iter().find(|(message, ..)| *message == full_name);
     let hands_down = HANDED_DOWN.iter().find(|(message, ..)| *message == full_name);
     // Set aside as wire bytes: only the one that is written is ever decoded or parsed.
-    let (mut own, mut down, mut child) = (Handed::default(), None, None);
+    let (mut own, mut down, mut child) = (Wire::default(), None, None);
     let mut out = Map::new();
     while !bytes.is_empty() {
         let (number, wire_type) = decode_key(&mut bytes).ok()?;
@@ -169,8 +169,8 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Handed) -> Option<Va
     match (down, child) {
         (down, Some((child, below))) => {
             let handed = match down {
-                Some((field, text)) if field.kind() == Kind::String => Handed { text: Some(text), structure: None },
-                structure => Handed { text: None, structure: structure.map(|(_, s)| s) },
+                Some((field, text)) if field.kind() == Kind::String => Wire { text: Some(text), structure: None },
+                structure => Wire { text: None, structure: structure.map(|(_, s)| s) },
             };
             let Kind::Message(m) = child.kind() else { return None };
             out.insert(child.name().to_string(), handed_json(&m, below, handed));
