@@ -1,6 +1,7 @@
 //! The one proto → JSON path: proto3 JSON with the proto's snake_case field names, RFC 3339
-//! timestamps, `Struct` as plain JSON and enums as names, exactly as prost-reflect writes it. Also
-//! derives the JSON Schema of a message as that serializer writes it.
+//! timestamps, `Struct` as plain JSON and enums as names, exactly as prost-reflect writes it, but
+//! with each part or fragment config once (see [`CONFIGS`]). Also derives the JSON Schema of a
+//! message as this writes it.
 //!
 //! The JSON is read straight from the message's wire bytes with its descriptor. prost-reflect would
 //! first build a `DynamicMessage` and then re-encode and re-decode every `Struct` in it, which costs
@@ -29,9 +30,34 @@ pub fn to_dynamic<M: prost::Message>(full_name: &str, message: &M) -> DynamicMes
         .expect("a message re-decodes with its own descriptor")
 }
 
-/// Serializes any generated message as proto3 JSON.
+/// Serializes any generated message as proto3 JSON, each config once.
 pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Value {
     message_json(&descriptor(&M::full_name()), &message.encode_to_vec())
+}
+
+/// Each config once (issue 7): a part or fragment carries its config as one JSON object, in its
+/// `Struct` field (`kept`), taken from the first of these that holds a JSON object: the config text
+/// its response carries beside it (see [`HANDED_DOWN`]), its own `*_config_json` text (`text`;
+/// texts keep integers exact), its `Struct`. The texts are not written. (message, kept, text)
+const CONFIGS: [(&str, &str, &str); 2] = [
+    ("viam.app.v1.RobotPart", "robot_config", "robot_config_json"),
+    ("viam.app.v1.Fragment", "fragment", "fragment_config_json"),
+];
+
+/// A config a message carries beside the part or fragment it belongs to: (message, field, child).
+/// A text is the child's first choice and a `Struct` its last; it is not written itself, except a
+/// `Struct` when the child is absent. No config text is ever written, so redaction need not parse
+/// one.
+const HANDED_DOWN: [(&str, &str, &str); 2] = [
+    ("viam.app.v1.GetRobotPartResponse", "config_json", "part"),
+    ("viam.app.v1.FragmentHistoryEntry", "config", "old"),
+];
+
+/// A config still as wire bytes: as JSON text, as a `Struct`.
+#[derive(Clone, Copy, Default)]
+struct Wire<'a> {
+    text: Option<&'a [u8]>,
+    structure: Option<&'a [u8]>,
 }
 
 /// A `Struct` as the plain JSON object it stands for.
@@ -71,12 +97,19 @@ fn to_value(value: &Value) -> prost_types::Value {
 }
 
 fn message_json(desc: &MessageDescriptor, bytes: &[u8]) -> Value {
-    walk(desc, bytes).unwrap_or_else(|| reflect_json(desc, bytes))
+    handed_json(desc, bytes, Wire::default())
+}
+
+/// The walk reads all that prost encodes of a viam message; what it leaves to prost-reflect is a
+/// well-known type other than those it reads, which holds no config.
+fn handed_json(desc: &MessageDescriptor, bytes: &[u8], handed: Wire) -> Value {
+    walk(desc, bytes, handed).unwrap_or_else(|| reflect_json(desc, bytes))
 }
 
 /// The fields prost-reflect writes with `skip_default_fields(false)`: every field that has no
-/// presence (with its default when absent) and every field with presence that is set.
-fn walk(desc: &MessageDescriptor, mut bytes: &[u8]) -> Option<Value> {
+/// presence (with its default when absent) and every field with presence that is set. A config
+/// field is set aside while walking and written once at the end (see [`CONFIGS`]).
+fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Wire) -> Option<Value> {
     match desc.full_name() {
         "google.protobuf.Struct" => return struct_json(&prost_types::Struct::decode(bytes).ok()?),
         "google.protobuf.Value" => return value_json(&prost_types::Value::decode(bytes).ok()?),
@@ -85,12 +118,25 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8]) -> Option<Value> {
         name if name.starts_with("google.protobuf.") => return None,
         _ => {}
     }
+    let full_name = desc.full_name();
+    let config = CONFIGS.iter().find(|(message, ..)| *message == full_name);
+    let hands_down = HANDED_DOWN.iter().find(|(message, ..)| *message == full_name);
+    // Set aside as wire bytes: only the one that is written is ever decoded or parsed.
+    let (mut own, mut down, mut child) = (Wire::default(), None, None);
     let mut out = Map::new();
     while !bytes.is_empty() {
         let (number, wire_type) = decode_key(&mut bytes).ok()?;
         let field = desc.get_field(number)?;
         let name = field.name();
-        if field.is_map() {
+        if config.is_some_and(|&(_, kept, _)| name == kept) {
+            own.structure = Some(take_len(wire_type, &mut bytes)?);
+        } else if config.is_some_and(|&(_, _, text)| name == text) {
+            own.text = Some(take_len(wire_type, &mut bytes)?);
+        } else if hands_down.is_some_and(|&(_, field, _)| name == field) {
+            down = Some((field, take_len(wire_type, &mut bytes)?));
+        } else if hands_down.is_some_and(|&(_, _, below)| name == below) {
+            child = Some((field, take_len(wire_type, &mut bytes)?));
+        } else if field.is_map() {
             let Kind::Message(entry) = field.kind() else { return None };
             let (key, value) = map_entry(&entry, take_len(wire_type, &mut bytes)?)?;
             let map = out.entry(name).or_insert_with(|| Value::Object(Map::new()));
@@ -111,7 +157,33 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8]) -> Option<Value> {
             out.insert(name.to_string(), scalar(&field.kind(), wire_type, &mut bytes)?);
         }
     }
-    for field in desc.fields().filter(|f| !f.supports_presence()) {
+    if let Some(&(_, kept, _)) = config {
+        let text =
+            [handed.text, own.text].into_iter().flatten().find_map(|t| serde_json::from_slice::<Map<_, _>>(t).ok());
+        let structure =
+            || own.structure.or(handed.structure).map(|s| message_json(&descriptor("google.protobuf.Struct"), s));
+        if let Some(value) = text.map(Value::Object).or_else(structure) {
+            out.insert(kept.to_string(), value);
+        }
+    }
+    match (down, child) {
+        (down, Some((child, below))) => {
+            let handed = match down {
+                Some((field, text)) if field.kind() == Kind::String => Wire { text: Some(text), structure: None },
+                structure => Wire { text: None, structure: structure.map(|(_, s)| s) },
+            };
+            let Kind::Message(m) = child.kind() else { return None };
+            out.insert(child.name().to_string(), handed_json(&m, below, handed));
+        }
+        // With nothing to hand it to, a `Struct` stays where it is; a text is never written.
+        (Some((field, payload)), None) if field.kind() != Kind::String => {
+            out.insert(field.name().to_string(), delimited(&field.kind(), payload)?);
+        }
+        _ => {}
+    }
+    // A handed-down field without presence (`config_json`) is not written as its default either.
+    let handed_name = hands_down.map(|&(_, handed, _)| handed);
+    for field in desc.fields().filter(|f| !f.supports_presence() && Some(f.name()) != handed_name) {
         if !out.contains_key(field.name()) {
             out.insert(field.name().to_string(), default_json(&field));
         }
@@ -169,9 +241,7 @@ fn take_fixed<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
 /// One value of a singular or repeated field.
 fn scalar(kind: &Kind, wire_type: WireType, bytes: &mut &[u8]) -> Option<Value> {
     Some(match (kind, wire_type) {
-        (Kind::Message(m), _) => message_json(m, take_len(wire_type, bytes)?),
-        (Kind::String, _) => Value::String(std::str::from_utf8(take_len(wire_type, bytes)?).ok()?.to_string()),
-        (Kind::Bytes, _) => Value::String(BASE64_STANDARD.encode(take_len(wire_type, bytes)?)),
+        (Kind::Message(_) | Kind::String | Kind::Bytes, _) => delimited(kind, take_len(wire_type, bytes)?)?,
         (_, WireType::Varint) => {
             let v = decode_varint(bytes).ok()?;
             match kind {
@@ -195,6 +265,16 @@ fn scalar(kind: &Kind, wire_type: WireType, bytes: &mut &[u8]) -> Option<Value> 
         }
         (Kind::Fixed32, WireType::ThirtyTwoBit) => json!(u32::from_le_bytes(take_fixed(bytes)?)),
         (Kind::Sfixed32, WireType::ThirtyTwoBit) => json!(i32::from_le_bytes(take_fixed(bytes)?)),
+        _ => return None,
+    })
+}
+
+/// The value of a length-delimited field of `kind` from its payload.
+fn delimited(kind: &Kind, payload: &[u8]) -> Option<Value> {
+    Some(match kind {
+        Kind::Message(m) => message_json(m, payload),
+        Kind::String => Value::String(std::str::from_utf8(payload).ok()?.to_string()),
+        Kind::Bytes => Value::String(BASE64_STANDARD.encode(payload)),
         _ => return None,
     })
 }
@@ -266,9 +346,15 @@ fn value_json(v: &prost_types::Value) -> Option<Value> {
 }
 
 /// The JSON Schema of `to_json`'s output for a message: its fields, one level deep.
+/// A config text or handed-down config is not written (see [`CONFIGS`]), so it is not listed.
 pub fn object_schema(message: &MessageDescriptor) -> Map<String, Value> {
+    let name = message.full_name();
+    let written = |field: &FieldDescriptor| {
+        !CONFIGS.iter().any(|&(m, _, text)| m == name && text == field.name())
+            && !HANDED_DOWN.iter().any(|&(m, handed, _)| m == name && handed == field.name())
+    };
     let properties: Map<String, Value> =
-        message.fields().map(|field| (field.name().to_string(), field_schema(&field))).collect();
+        message.fields().filter(written).map(|field| (field.name().to_string(), field_schema(&field))).collect();
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
     schema.insert("properties".into(), Value::Object(properties));
@@ -313,7 +399,10 @@ fn kind_schema(kind: &Kind) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::viam::app::v1::{GetRobotPartResponse, RobotPart};
+    use crate::proto::viam::app::v1::{
+        Fragment, FragmentHistoryEntry, GetFragmentResponse, GetRobotPartResponse, GetRobotPartsResponse, RobotPart,
+        RobotPartHistoryEntry,
+    };
 
     #[test]
     fn writes_snake_case_rfc3339_struct_and_enum_names() {
@@ -332,12 +421,90 @@ mod tests {
             }),
             ..Default::default()
         };
-        let v = to_json(&GetRobotPartResponse { part: Some(part), config_json: "{}".into() });
+        let v = to_json(&GetRobotPartResponse { part: Some(part), config_json: String::new() });
         assert_eq!(v["part"]["main_part"], json!(true));
         assert_eq!(v["part"]["online_state"], json!("ONLINE_STATE_ONLINE"));
         assert_eq!(v["part"]["seconds_since_online"], json!("5"));
         assert_eq!(v["part"]["created_on"], json!("2024-01-02T03:04:05Z"));
         assert_eq!(v["part"]["robot_config"], json!({"a": 1.5}));
-        assert_eq!(v["config_json"], json!("{}"));
+        assert_eq!(v.get("config_json"), None);
+    }
+
+    fn config(pairs: &[(&str, f64)]) -> Option<prost_types::Struct> {
+        let number = |n: f64| prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(n)) };
+        Some(prost_types::Struct { fields: pairs.iter().map(|&(k, n)| (k.to_string(), number(n))).collect() })
+    }
+
+    #[test]
+    fn each_config_once_from_its_text_with_integers_exact() {
+        let text = r#"{"big": 12345678901234567890, "float": 1.0, "neg": -9007199254740993, "s": "x"}"#;
+        let part = |json: Option<&str>| RobotPart {
+            id: "p1".into(),
+            robot_config: config(&[("from_struct", 1.0)]),
+            robot_config_json: json.map(str::to_string),
+            ..Default::default()
+        };
+        // The response's config_json is the part's config; the part's own text and Struct are not read.
+        let v = to_json(&GetRobotPartResponse { part: Some(part(Some(r#"{"own": 1}"#))), config_json: text.into() });
+        assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["part"]);
+        assert_eq!(v["part"]["robot_config"], serde_json::from_str::<Value>(text).unwrap());
+        assert!(v["part"].get("robot_config_json").is_none());
+        let written = v.to_string();
+        for exact in [r#""big":12345678901234567890"#, r#""float":1.0"#, r#""neg":-9007199254740993"#] {
+            assert!(written.contains(exact), "{exact} in {written}");
+        }
+        // Without the response's text: the part's own, then its Struct when the text is no object.
+        let own =
+            to_json(&GetRobotPartResponse { part: Some(part(Some(r#"{"own": 1}"#))), config_json: String::new() });
+        assert_eq!(own["part"]["robot_config"], json!({"own": 1}));
+        for not_an_object in [None, Some(""), Some("[1]"), Some("{not json")] {
+            let v = to_json(&part(not_an_object));
+            assert_eq!(v["robot_config"], json!({"from_struct": 1.0}), "{not_an_object:?}");
+            assert!(v.get("robot_config_json").is_none());
+        }
+        assert!(to_json(&RobotPart::default()).get("robot_config").is_none());
+        // A list of parts and a history entry's old part get the same.
+        let parts = to_json(&GetRobotPartsResponse { parts: vec![part(Some(text))] });
+        assert_eq!(parts["parts"][0]["robot_config"]["big"], json!(12_345_678_901_234_567_890u64));
+        let entry = RobotPartHistoryEntry { old: Some(part(Some(text))), ..Default::default() };
+        assert!(to_json(&entry)["old"].get("robot_config_json").is_none());
+    }
+
+    #[test]
+    fn a_fragment_config_once_and_a_history_entry_hands_its_config_down() {
+        let fragment = |json: Option<&str>, structure| Fragment {
+            id: "f1".into(),
+            fragment: structure,
+            fragment_config_json: json.map(str::to_string),
+            ..Default::default()
+        };
+        let v = to_json(&GetFragmentResponse {
+            fragment: Some(fragment(Some(r#"{"n": 3}"#), config(&[("n", 3.0)]))),
+            ..Default::default()
+        });
+        assert_eq!(v["fragment"]["fragment"].to_string(), r#"{"n":3}"#);
+        assert!(v["fragment"].get("fragment_config_json").is_none());
+        // The entry's config is the old fragment's when that has none of its own, and not repeated.
+        let entry = |old| FragmentHistoryEntry { config: config(&[("entry", 1.0)]), old, ..Default::default() };
+        let v = to_json(&entry(Some(fragment(None, None))));
+        assert_eq!(v["old"]["fragment"], json!({"entry": 1.0}));
+        assert!(v.get("config").is_none());
+        let v = to_json(&entry(Some(fragment(Some(r#"{"old": 2}"#), None))));
+        assert_eq!(v["old"]["fragment"], json!({"old": 2}));
+        assert!(v.get("config").is_none());
+        // With no old fragment to carry it, the entry keeps its own.
+        assert_eq!(to_json(&entry(None))["config"], json!({"entry": 1.0}));
+    }
+
+    #[test]
+    fn output_schemas_leave_out_the_config_texts() {
+        let properties = |name: &str| object_schema(&descriptor(name))["properties"].as_object().unwrap().clone();
+        let response = properties("viam.app.v1.GetRobotPartResponse");
+        assert_eq!(response.keys().collect::<Vec<_>>(), ["part"]);
+        let part = properties("viam.app.v1.RobotPart");
+        assert!(part.get("robot_config_json").is_none());
+        assert_eq!(part["robot_config"], json!({"type": ["object", "null"]}));
+        assert!(properties("viam.app.v1.Fragment").get("fragment_config_json").is_none());
+        assert!(properties("viam.app.v1.FragmentHistoryEntry").get("config").is_none());
     }
 }

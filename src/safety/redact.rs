@@ -2,8 +2,9 @@
 //!
 //! Results are walked along the response message's descriptor, so a secret is found by its typed
 //! field path (`RobotPart.secrets[].secret`), never by guessing from a field name: a `secret`
-//! field of some other message is left alone. Inside configs (`Struct`s and the `*_config_json`
-//! texts), which have no types, values are redacted by key name.
+//! field of some other message is left alone. Inside configs, which have no types, values are
+//! redacted by key name. A result carries each config as an object (`proto_json` drops the
+//! `*_config_json` texts), so its `Struct` field is where a config is found.
 use crate::call::{HandsOut, SecretOwner as Owner};
 use crate::error::ToolError;
 use prost_reflect::{Kind, MessageDescriptor};
@@ -42,13 +43,6 @@ const SECRET_FIELDS: [(&str, &str, Owner); 8] = [
     ("viam.app.v1.CreateKeyResponse", "key", Owner::ApiKey),
     ("viam.app.v1.CreateKeyFromExistingKeyAuthorizationsResponse", "key", Owner::ApiKey),
     ("viam.app.v1.RotateKeyResponse", "key", Owner::ApiKey),
-];
-
-/// String fields that carry a whole config as JSON text: parsed, redacted and written back.
-const CONFIG_JSON_FIELDS: [(&str, &str); 3] = [
-    ("viam.app.v1.GetRobotPartResponse", "config_json"),
-    ("viam.app.v1.RobotPart", "robot_config_json"),
-    ("viam.app.v1.Fragment", "fragment_config_json"),
 ];
 
 const CONFIG_MARKER: &str = "<redacted: a secret by its key name; restart the server with --show-secrets to \
@@ -195,8 +189,6 @@ struct Plan {
     secrets: Vec<(&'static str, &'static str, Owner)>,
     /// Fields holding configs as JSON values: `Struct`, `Value`, `ListValue` and string maps.
     configs: Vec<String>,
-    /// Fields holding a whole config as JSON text.
-    config_texts: Vec<String>,
     /// Message fields to walk into, with their types.
     children: Vec<(String, MessageDescriptor)>,
 }
@@ -206,15 +198,10 @@ impl Plan {
         let mut plan = Plan {
             secrets: SECRET_FIELDS.into_iter().filter(|(name, _, _)| *name == message.full_name()).collect(),
             configs: Vec::new(),
-            config_texts: Vec::new(),
             children: Vec::new(),
         };
         for field in message.fields() {
             let name = field.name().to_string();
-            if CONFIG_JSON_FIELDS.contains(&(message.full_name(), field.name())) {
-                plan.config_texts.push(name);
-                continue;
-            }
             match field.kind() {
                 _ if field.is_map() => plan.configs.push(name),
                 Kind::Message(m)
@@ -276,17 +263,12 @@ fn at_path(object: &mut Map<String, Value>, path: &str, f: &mut dyn FnMut(&mut M
     }
 }
 
-/// Redacts by key name every config a message object holds: its `Struct` (and `Value`) fields,
-/// its string maps and its config JSON texts.
+/// Redacts by key name every config a message object holds: its `Struct` (and `Value`) fields
+/// and its string maps.
 fn redact_configs(plan: &Plan, object: &mut Map<String, Value>) {
     for field in &plan.configs {
         if let Some(value) = object.get_mut(field) {
             redact_config(value);
-        }
-    }
-    for field in &plan.config_texts {
-        if let Some(value) = object.get_mut(field) {
-            redact_config_text(value);
         }
     }
 }
@@ -318,7 +300,7 @@ fn redact_config(value: &mut Value) -> bool {
     changed
 }
 
-/// A config as JSON text: rewritten only when something in it was redacted, so an untouched text
+/// A config as JSON text (an argument): rewritten only when something in it was redacted, so an untouched text
 /// stays byte for byte. Text that does not parse cannot be searched for secrets, so it goes whole.
 fn redact_config_text(value: &mut Value) {
     let Value::String(text) = value else { return };
@@ -426,7 +408,6 @@ mod tests {
             "secrets": [{"id": "s1", "secret": "part-secret-1", "state": "STATE_ENABLED"}],
             "robot_config": {"components": [{"name": "cam", "attributes": {"password": "hunter2", "key_id": "k9"}}]},
             "user_supplied_info": {"apiKey": "abc"},
-            "robot_config_json": "{\"network\":{\"token\":\"t0k\"},\"name\":\"n\"}",
         })
     }
 
@@ -482,7 +463,7 @@ mod tests {
 
     #[test]
     fn part_secrets_and_config_keys_are_redacted_by_path() {
-        let mut result = json!({"part": part(), "config_json": "{\"password\":\"hunter2\",\"a\":1}"});
+        let mut result = json!({"part": part()});
         redact_result(&response("GetRobotPartResponse"), None, &mut result);
         let part = &result["part"];
         assert_eq!(part["secret"], json!(marker(Owner::Part)));
@@ -492,11 +473,22 @@ mod tests {
         assert_eq!(camera["password"], json!(CONFIG_MARKER));
         assert_eq!(camera["key_id"], json!("k9"));
         assert_eq!(part["user_supplied_info"]["apiKey"], json!(CONFIG_MARKER));
-        let text: Value = serde_json::from_str(part["robot_config_json"].as_str().unwrap()).unwrap();
-        assert_eq!(text, json!({"network": {"token": CONFIG_MARKER}, "name": "n"}));
-        let text: Value = serde_json::from_str(result["config_json"].as_str().unwrap()).unwrap();
-        assert_eq!(text, json!({"password": CONFIG_MARKER, "a": 1}));
         assert!(!result.to_string().contains("hunter2") && !result.to_string().contains("part-secret"));
+    }
+
+    #[test]
+    fn a_config_from_its_text_is_redacted_as_an_object() {
+        use crate::proto::viam::app::v1::{GetRobotPartResponse, RobotPart};
+        let text = r#"{"network": {"token": "t0k"}, "count": 12345678901234567890}"#;
+        let part = RobotPart { robot_config_json: Some(text.into()), ..Default::default() };
+        let mut result =
+            crate::proto_json::to_json(&GetRobotPartResponse { part: Some(part), config_json: text.into() });
+        redact_result(&response("GetRobotPartResponse"), None, &mut result);
+        assert_eq!(
+            result["part"]["robot_config"],
+            json!({"network": {"token": CONFIG_MARKER}, "count": 12_345_678_901_234_567_890u64})
+        );
+        assert!(!result.to_string().contains("t0k"), "{result}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod budget;
 mod cli;
 mod common;
 mod config_items;
+mod config_once;
 mod confirm;
 mod connection;
 mod defects;

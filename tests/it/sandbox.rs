@@ -16,7 +16,7 @@ use viam_fleet_mcp::proto::viam::app::v1::*;
 use viam_fleet_mcp::sandbox::{self, DEMO_API_KEY, DEMO_API_KEY_ID, RunningSandbox, SandboxConfig, Seed, ids};
 
 #[derive(Clone)]
-struct Bearer(MetadataValue<Ascii>);
+pub(crate) struct Bearer(MetadataValue<Ascii>);
 
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -25,7 +25,7 @@ impl Interceptor for Bearer {
     }
 }
 
-type Client = AppServiceClient<InterceptedService<Channel, Bearer>>;
+pub(crate) type Client = AppServiceClient<InterceptedService<Channel, Bearer>>;
 
 async fn start(config: SandboxConfig) -> RunningSandbox {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -50,7 +50,7 @@ async fn client_with_token(url: String, token: &str) -> Client {
     AppServiceClient::with_interceptor(channel(url).await, Bearer(header))
 }
 
-async fn client(sandbox: &RunningSandbox) -> Client {
+pub(crate) async fn client(sandbox: &RunningSandbox) -> Client {
     client_as(sandbox, DEMO_API_KEY_ID, DEMO_API_KEY).await
 }
 

@@ -86,8 +86,7 @@ async fn dest_writes_the_part_config_and_the_logs_to_files() {
     // The result says where the config went and carries none of it.
     assert_eq!(out, json!({"path": config_path, "bytes": written.len(), "count": parsed.as_object().unwrap().len()}));
     let part = harness.ok("get_robot_part", json!({"robot_part_id": ids::PART_ROVER_1_MAIN})).await;
-    let expected: serde_json::Value = serde_json::from_str(part["config_json"].as_str().unwrap()).unwrap();
-    assert_eq!(parsed, expected);
+    assert_eq!(parsed, part["part"]["robot_config"]);
     assert!(written.contains("\n  \""), "indented by 2: {written}");
 
     let logs_path = dir.path().join("logs.txt");

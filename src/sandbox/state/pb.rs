@@ -49,7 +49,8 @@ pub fn json_to_struct(value: serde_json::Value) -> Result<prost_types::Struct, S
 
 /// The direct proto → JSON walk writes what prost-reflect's serializer writes, byte for byte, for
 /// every answer the seeded fleet gives about its parts and fragments, and for the field kinds the
-/// seed does not use.
+/// seed does not use, once the config-once rule is applied to prost-reflect's JSON too. (The state
+/// file is written by prost-reflect through `Pb`, never by the walk, so it keeps every field.)
 #[cfg(test)]
 mod tests {
     use super::super::State;
@@ -58,11 +59,42 @@ mod tests {
     use crate::sandbox::{DEMO_API_KEY, DEMO_API_KEY_ID, Seed, seed};
     use prost::{Message, Name};
     use prost_types::value::Kind;
+    use serde_json::Value;
 
     fn same<M: Message + Name>(message: &M) {
         let direct = serde_json::to_string(&to_json(message)).unwrap();
-        let reference = reflect_json(&descriptor(&M::full_name()), &message.encode_to_vec());
+        let mut reference = reflect_json(&descriptor(&M::full_name()), &message.encode_to_vec());
+        config_once(&mut reference);
         assert_eq!(direct, serde_json::to_string(&reference).unwrap(), "{}", M::full_name());
+    }
+
+    /// `proto_json`'s config-once rule restated on JSON, by field name, as the spec the walk is
+    /// checked against: a response's `config_json` is its part's first choice, an entry's `config`
+    /// its old fragment's last; a text that holds an object wins over the `Struct`; no text stays.
+    fn config_once(value: &mut Value) {
+        let parse = |text: Value| serde_json::from_str(text.as_str()?).ok().filter(Value::is_object);
+        match value {
+            Value::Object(object) => {
+                let handed = object.remove("config_json").and_then(parse);
+                if let (Some(text), Some(Value::Object(part))) = (handed, object.get_mut("part")) {
+                    part.insert("robot_config".into(), text);
+                    part.remove("robot_config_json");
+                }
+                if object.get("old").is_some_and(Value::is_object)
+                    && let Some(config) = object.remove("config")
+                {
+                    object["old"].as_object_mut().unwrap().entry("fragment").or_insert(config);
+                }
+                for (text, kept) in [("robot_config_json", "robot_config"), ("fragment_config_json", "fragment")] {
+                    if let Some(config) = object.remove(text).and_then(parse) {
+                        object.insert(kept.into(), config);
+                    }
+                }
+                object.values_mut().for_each(config_once);
+            }
+            Value::Array(items) => items.iter_mut().for_each(config_once),
+            _ => {}
+        }
     }
 
     #[test]
