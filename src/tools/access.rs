@@ -33,7 +33,6 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleArgs {
-    /// The organization's id.
     org_id: Id,
     /// A user id (get_user_id_by_email finds it) or an API key id.
     identity_id: Id,
@@ -63,7 +62,6 @@ fn remove_role(a: RoleArgs, _: &App) -> Result<app::RemoveRoleRequest, ToolError
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangeRoleArgs {
-    /// The organization's id.
     organization_id: Id,
     /// The identity of the authorization to replace.
     old_identity_id: Id,
@@ -144,7 +142,6 @@ fn same_role(wanted: &app::Authorization, existing: &app::Authorization) -> bool
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListAuthorizationsArgs {
-    /// The organization's id.
     org_id: Id,
     /// Only authorizations on these organization, location or machine ids; omitted = all.
     #[serde(default)]

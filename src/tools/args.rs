@@ -36,7 +36,6 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgArgs {
-    /// The organization's id.
     pub org_id: Id,
 }
 
@@ -44,7 +43,6 @@ pub struct OrgArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationArgs {
-    /// The location's id.
     pub location_id: Id,
 }
 
@@ -61,7 +59,6 @@ pub struct DefaultLocationArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotArgs {
-    /// The machine's id.
     pub robot_id: Id,
 }
 
@@ -69,7 +66,6 @@ pub struct RobotArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartArgs {
-    /// The part's id.
     pub robot_part_id: Id,
 }
 

@@ -34,7 +34,6 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListFragmentsArgs {
-    /// The organization's id.
     org_id: Id,
     /// Also include public fragments (default true; deprecated in favour of `visibilities`).
     #[serde(default = "yes")]
@@ -55,7 +54,6 @@ fn list_fragments(a: ListFragmentsArgs, _: &App) -> Result<app::ListFragmentsReq
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetFragmentArgs {
-    /// The fragment's id.
     fragment_id: Id,
     /// A revision or tag; omitted = the current version.
     #[serde(default)]
@@ -69,7 +67,6 @@ fn get_fragment(a: GetFragmentArgs, _: &App) -> Result<app::GetFragmentRequest, 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateFragmentArgs {
-    /// The organization's id.
     org_id: Id,
     /// The new fragment's name.
     name: String,
@@ -90,7 +87,6 @@ fn create_fragment(a: CreateFragmentArgs, _: &App) -> Result<app::CreateFragment
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateFragmentArgs {
-    /// The fragment's id.
     fragment_id: Id,
     /// The fragment's name (required; pass the current one to keep it).
     name: String,
@@ -123,7 +119,6 @@ fn update_fragment(a: UpdateFragmentArgs, _: &App) -> Result<app::UpdateFragment
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FragmentArgs {
-    /// The fragment's id.
     fragment_id: Id,
 }
 

@@ -48,7 +48,6 @@ struct ApiKeyAuthorization {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateKeyArgs {
-    /// The organization's id.
     org_id: Id,
     /// The roles the key gets, e.g. [{"role": "owner", "resource_type": "organization", "resource_id": "<org id>"}].
     authorizations: Vec<ApiKeyAuthorization>,

@@ -48,7 +48,6 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateLocationArgs {
-    /// The organization's id.
     org_id: Id,
     /// The new location's name.
     name: String,
@@ -72,7 +71,6 @@ fn get_location(a: DefaultLocationArgs, app: &App) -> Result<app::GetLocationReq
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateLocationArgs {
-    /// The location's id.
     location_id: Id,
     /// New name; omitted = unchanged.
     #[serde(default)]
@@ -121,7 +119,6 @@ fn list_locations(a: OrgArgs, _: &App) -> Result<app::ListLocationsRequest, Tool
 struct ShareArgs {
     /// The organization to share the location with (or stop sharing it with).
     organization_id: Id,
-    /// The location's id.
     location_id: Id,
 }
 

@@ -33,7 +33,6 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LogsArgs {
-    /// The part's id.
     robot_part_id: Id,
     /// Only entries whose message contains this text; omitted = no filter.
     #[serde(default)]
@@ -178,7 +177,6 @@ fn log_line(entry: &LogEntry) -> String {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TailArgs {
-    /// The part's id.
     robot_part_id: Id,
     /// Only error entries (default true); false = all levels.
     #[serde(default = "yes")]

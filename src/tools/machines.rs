@@ -83,7 +83,6 @@ fn get_robot_parts(a: RobotArgs, _: &App) -> Result<app::GetRobotPartsRequest, T
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetRobotPartArgs {
-    /// The part's id.
     robot_part_id: Id,
     /// A local file to also write the part's config JSON to; omitted = no file.
     #[serde(default)]
@@ -244,7 +243,6 @@ fn python_string(out: &mut String, s: &str) {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PartHistoryArgs {
-    /// The part's id.
     robot_part_id: Id,
     /// Only entries from this time on; omitted = no lower bound.
     #[serde(default)]
@@ -271,7 +269,6 @@ fn get_robot_part_history(a: PartHistoryArgs, _: &App) -> Result<app::GetRobotPa
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdatePartArgs {
-    /// The part's id.
     robot_part_id: Id,
     /// The part's name; pass the current name to keep it.
     name: String,
@@ -345,7 +342,6 @@ fn update_robot_part_preview(app: Arc<App>, a: UpdatePartArgs) -> BoxFuture<Tool
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPartArgs {
-    /// The machine's id.
     robot_id: Id,
     /// The new part's name.
     part_name: String,
@@ -408,7 +404,6 @@ fn create_robot_part_secret(a: PartArgs, _: &App) -> Result<app::CreateRobotPart
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeletePartSecretArgs {
-    /// The part's id.
     robot_part_id: Id,
     /// The secret's id (get_robot_part shows the part's secrets).
     secret_id: Id,
@@ -461,7 +456,6 @@ fn list_robots_for_locations(
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRobotArgs {
-    /// The machine's id.
     robot_id: Id,
     /// The new name; omitted = the name stays as it is.
     #[serde(default)]

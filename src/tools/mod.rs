@@ -411,10 +411,8 @@ impl ToolRow {
         // Some clients reject an object schema without `properties`, even an empty one.
         let properties = input.entry("properties").or_insert_with(|| json!({}));
         if self.risk == Risk::Destructive {
-            properties["confirm"] = json!({
-                "type": "boolean",
-                "description": "true = carry it out; omitted = only a preview of what would change.",
-            });
+            // What `confirm` does is said once, in the server instructions.
+            properties["confirm"] = json!({"type": "boolean"});
         }
         let mut output = self.op.output_schema.clone();
         let outputs = output.entry("properties").or_insert_with(|| json!({}));
@@ -445,7 +443,8 @@ const INLINE_BYTES: usize = 100;
 /// The same input schema in fewer bytes, for `tools/list`: definitions used once or small are
 /// inlined (a site's own keys, such as its description, win over the definition's), an optional
 /// value is one nullable type rather than `anyOf [T, null]`, and `"default": null` (what an omitted
-/// optional argument means anyway) is dropped. Arguments are still checked against the full schema.
+/// optional argument means anyway) and an id's `"minLength": 1` are dropped. Arguments are still
+/// checked against the full schema.
 fn compact(schema: &mut JsonObject) {
     let defs = match schema.remove("$defs") {
         Some(Value::Object(defs)) => defs,
@@ -502,6 +501,10 @@ fn resolve(value: &mut Value, inline: &JsonObject) {
             fold_nullable(object);
             if object.get("default") == Some(&Value::Null) {
                 object.remove("default");
+            }
+            // An id's upper bound stays; that it is not empty goes without saying (and is checked).
+            if object.get("minLength") == Some(&json!(1)) && object.contains_key("maxLength") {
+                object.remove("minLength");
             }
             if lists_only_its_enum(object) {
                 object.remove("description");

@@ -62,7 +62,6 @@ fn get_registry_item(a: GetItemArgs, _: &App) -> Result<app::GetRegistryItemRequ
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateItemArgs {
-    /// The organization's id.
     organization_id: Id,
     /// The new item's name.
     name: String,
@@ -104,7 +103,6 @@ fn update_registry_item(a: UpdateItemArgs, _: &App) -> Result<app::UpdateRegistr
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListItemsArgs {
-    /// The organization's id.
     organization_id: Id,
     /// Item types to include (`archive`, `ml_model`, `module`, `ml_training`); omitted or [] = all.
     #[serde(default)]
@@ -170,7 +168,6 @@ fn delete_registry_item_preview(app: std::sync::Arc<App>, a: ItemArgs) -> BoxFut
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateModuleArgs {
-    /// The organization's id.
     org_id: Id,
     /// The new module's name.
     name: String,

@@ -48,7 +48,6 @@ impl State {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SummariesArgs {
-    /// The organization's id.
     org_id: Id,
     /// Only machines in these locations; omitted or [] = every location.
     #[serde(default)]
