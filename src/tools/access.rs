@@ -34,13 +34,12 @@ pub(super) fn rows() -> Vec<Row> {
 #[serde(deny_unknown_fields)]
 struct RoleArgs {
     org_id: Id,
-    /// A user id (get_user_id_by_email finds it) or an API key id.
+    /// A user id (get_user_id_by_email) or an API key id.
     identity_id: Id,
     /// `owner` or `operator`.
     role: Role,
     /// `organization`, `location` or `robot`.
     resource_type: ResourceType,
-    /// The id of the organization, location or machine.
     resource_id: Id,
 }
 
@@ -63,14 +62,13 @@ fn remove_role(a: RoleArgs, _: &App) -> Result<app::RemoveRoleRequest, ToolError
 #[serde(deny_unknown_fields)]
 struct ChangeRoleArgs {
     organization_id: Id,
-    /// The identity of the authorization to replace.
     old_identity_id: Id,
     /// `owner` or `operator`.
     old_role: Role,
     /// `organization`, `location` or `robot`.
     old_resource_type: ResourceType,
     old_resource_id: Id,
-    /// The identity of the new authorization: a user id or an API key id.
+    /// A user id or an API key id.
     new_identity_id: Id,
     /// `owner` or `operator`.
     new_role: Role,
@@ -143,7 +141,7 @@ fn same_role(wanted: &app::Authorization, existing: &app::Authorization) -> bool
 #[serde(deny_unknown_fields)]
 struct ListAuthorizationsArgs {
     org_id: Id,
-    /// Only authorizations on these organization, location or machine ids; omitted = all.
+    /// Organization, location or machine ids; omitted = all.
     #[serde(default)]
     resource_ids: Option<Vec<String>>,
 }
@@ -162,7 +160,7 @@ struct AuthorizedPermissions {
     /// `organization`, `location` or `robot`.
     resource_type: String,
     resource_id: String,
-    /// Permission names, e.g. `read_robot_config`, `control_robot`.
+    /// e.g. `read_robot_config`.
     #[serde(default)]
     permissions: Vec<String>,
 }
@@ -170,7 +168,6 @@ struct AuthorizedPermissions {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckPermissionsArgs {
-    /// The permissions to check, per resource.
     permissions: Vec<AuthorizedPermissions>,
 }
 

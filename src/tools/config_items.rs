@@ -159,7 +159,6 @@ impl Target {
 
 /// A config as read, with what an update must send back unchanged.
 struct Current {
-    /// The part's or fragment's name: every update carries it.
     name: String,
     text: String,
     last_updated: Option<Timestamp>,
@@ -273,12 +272,11 @@ struct GetArgs {
     /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// Only items of this kind: components, services, modules, processes, remotes, packages,
-    /// fragments, or any other top-level list; omitted = every kind.
+    /// components, services, modules, processes, remotes, packages, fragments or another top-level list;
+    /// omitted = all.
     #[serde(default)]
     kind: Option<String>,
-    /// Only the item with this name (for fragments: the fragment id; for processes: the id);
-    /// omitted = every item.
+    /// For fragments the fragment id, for processes the id; omitted = all.
     #[serde(default)]
     name: Option<String>,
 }
@@ -359,13 +357,12 @@ struct AddArgs {
     /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// components, services, modules, processes, remotes, packages, fragments, or another list
-    /// the config already has.
+    /// components, services, modules, processes, remotes, packages, fragments or another list the config has.
     kind: String,
-    /// The new item: a JSON object (components and services need name, api or type, and model;
-    /// modules need name and module_id or executable_path); for fragments, the fragment id.
+    /// Components and services need name, api or type, and model; modules need name and module_id or
+    /// executable_path; for fragments, the fragment id.
     item: Item,
-    /// true = show the change, write nothing.
+    /// Show the change, write nothing.
     #[serde(default)]
     dry_run: bool,
 }
@@ -432,14 +429,13 @@ struct UpdateArgs {
     /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// The item's kind, e.g. components.
+    /// e.g. components.
     kind: String,
-    /// The item's name (for processes: its id).
+    /// For processes: its id.
     name: String,
-    /// An RFC 7386 JSON merge patch for the item: {"attributes": {"pin": "12"}} changes one
-    /// attribute, a null value removes a key, {"name": "new"} renames it.
+    /// RFC 7386: {"attributes": {"pin": "12"}} changes one attribute, null removes a key.
     patch: Map<String, Value>,
-    /// true = show the change, write nothing.
+    /// Show the change, write nothing.
     #[serde(default)]
     dry_run: bool,
 }
@@ -468,11 +464,11 @@ struct RemoveArgs {
     /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// The item's kind, e.g. components.
+    /// e.g. components.
     kind: String,
-    /// The item's name (for fragments: the fragment id; for processes: the id).
+    /// For fragments the fragment id, for processes the id.
     name: String,
-    /// true = show the change, write nothing (no confirmation needed).
+    /// Show the change, write nothing (no confirmation needed).
     #[serde(default)]
     dry_run: bool,
 }

@@ -49,9 +49,8 @@ pub(super) fn rows() -> Vec<Row> {
 #[serde(deny_unknown_fields)]
 struct CreateLocationArgs {
     org_id: Id,
-    /// The new location's name.
     name: String,
-    /// Nest the new location under this location; omitted = top level.
+    /// Omitted = top level.
     #[serde(default)]
     parent_location_id: Option<String>,
 }
@@ -72,10 +71,10 @@ fn get_location(a: DefaultLocationArgs, app: &App) -> Result<app::GetLocationReq
 #[serde(deny_unknown_fields)]
 struct UpdateLocationArgs {
     location_id: Id,
-    /// New name; omitted = unchanged.
+    /// Omitted = unchanged.
     #[serde(default)]
     name: Option<String>,
-    /// New parent location id; `""` moves it to the top level, omitted = unchanged.
+    /// `""` = top level, omitted = unchanged.
     #[serde(default)]
     parent_location_id: Option<String>,
 }
@@ -117,7 +116,7 @@ fn list_locations(a: OrgArgs, _: &App) -> Result<app::ListLocationsRequest, Tool
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ShareArgs {
-    /// The organization to share the location with (or stop sharing it with).
+    /// The other organization.
     organization_id: Id,
     location_id: Id,
 }
@@ -164,9 +163,9 @@ fn create_location_secret(a: DefaultLocationArgs, app: &App) -> Result<app::Crea
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteSecretArgs {
-    /// The secret's id (location_auth shows them).
+    /// location_auth shows them.
     secret_id: Id,
-    /// The location's id; omitted = the configured default location.
+    /// Omitted = the configured default location.
     #[serde(default)]
     location_id: Option<Id>,
 }
