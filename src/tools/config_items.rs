@@ -266,10 +266,8 @@ fn invalid(problems: Vec<String>) -> ToolError {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// components, services, modules, processes, remotes, packages, fragments or another top-level list;
@@ -351,10 +349,8 @@ fn names(config: &Config) -> Result<Value, ToolError> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AddArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// components, services, modules, processes, remotes, packages, fragments or another list the config has.
@@ -423,10 +419,8 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// e.g. components.
@@ -458,10 +452,8 @@ fn update_config_item(cx: Arc<CallContext>, a: UpdateArgs) -> BoxFuture<ToolResu
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RemoveArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
     /// e.g. components.
