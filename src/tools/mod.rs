@@ -407,6 +407,8 @@ impl ToolRow {
         let mut input = (*self.op.input_schema).clone();
         // Clients assume JSON Schema 2020-12 anyway; naming it in every tool costs every session.
         input.remove("$schema");
+        // That unknown arguments are refused is said once, in the server instructions.
+        input.remove("additionalProperties");
         compact(&mut input);
         // Some clients reject an object schema without `properties`, even an empty one.
         let properties = input.entry("properties").or_insert_with(|| json!({}));
@@ -443,8 +445,8 @@ const INLINE_BYTES: usize = 100;
 /// The same input schema in fewer bytes, for `tools/list`: definitions used once or small are
 /// inlined (a site's own keys, such as its description, win over the definition's), an optional
 /// value is one nullable type rather than `anyOf [T, null]`, and `"default": null` (what an omitted
-/// optional argument means anyway) and an id's `"minLength": 1` are dropped. Arguments are still
-/// checked against the full schema.
+/// optional argument means anyway), an id's `"minLength": 1` and a bounded integer's `format` are
+/// dropped. Arguments are still checked against the full schema.
 fn compact(schema: &mut JsonObject) {
     let defs = match schema.remove("$defs") {
         Some(Value::Object(defs)) => defs,
@@ -505,6 +507,10 @@ fn resolve(value: &mut Value, inline: &JsonObject) {
             // An id's upper bound stays; that it is not empty goes without saying (and is checked).
             if object.get("minLength") == Some(&json!(1)) && object.contains_key("maxLength") {
                 object.remove("minLength");
+            }
+            // An integer's bounds say more than schemars' `uint32` or `int64`.
+            if object.contains_key("minimum") && object.contains_key("maximum") {
+                object.remove("format");
             }
             if lists_only_its_enum(object) {
                 object.remove("description");
