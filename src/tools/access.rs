@@ -153,7 +153,7 @@ fn list_authorizations(a: ListAuthorizationsArgs, _: &App) -> Result<app::ListAu
     })
 }
 
-/// The `AuthorizedPermissions` proto message.
+// The `AuthorizedPermissions` proto message.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AuthorizedPermissions {

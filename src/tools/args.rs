@@ -50,7 +50,6 @@ pub struct LocationArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultLocationArgs {
-    /// Omitted = the configured default location.
     #[serde(default)]
     pub location_id: Option<Id>,
 }
@@ -251,7 +250,7 @@ arg_enum! {
     }
 }
 
-/// Who holds which role on which resource.
+// Who holds which role on which resource.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Authorization {

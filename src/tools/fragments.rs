@@ -95,7 +95,6 @@ struct UpdateFragmentArgs {
     /// Deprecated: use `visibility`.
     #[serde(default)]
     public: Option<bool>,
-    /// Omitted = unchanged.
     #[serde(default)]
     visibility: Option<FragmentVisibility>,
     /// `last_updated` as last read; refused if it changed since.

@@ -71,10 +71,9 @@ fn get_location(a: DefaultLocationArgs, app: &App) -> Result<app::GetLocationReq
 #[serde(deny_unknown_fields)]
 struct UpdateLocationArgs {
     location_id: Id,
-    /// Omitted = unchanged.
     #[serde(default)]
     name: Option<String>,
-    /// `""` = top level, omitted = unchanged.
+    /// `""` = top level.
     #[serde(default)]
     parent_location_id: Option<String>,
 }
@@ -165,7 +164,6 @@ fn create_location_secret(a: DefaultLocationArgs, app: &App) -> Result<app::Crea
 struct DeleteSecretArgs {
     /// location_auth shows them.
     secret_id: Id,
-    /// Omitted = the configured default location.
     #[serde(default)]
     location_id: Option<Id>,
 }

@@ -422,7 +422,6 @@ fn list_robots(a: DefaultLocationArgs, app: &App) -> Result<app::ListRobotsReque
 #[serde(deny_unknown_fields)]
 struct NewRobotArgs {
     name: String,
-    /// Omitted = the configured default location.
     #[serde(default)]
     location_id: Option<Id>,
 }
@@ -448,10 +447,8 @@ fn list_robots_for_locations(
 #[serde(deny_unknown_fields)]
 struct UpdateRobotArgs {
     robot_id: Id,
-    /// Omitted = unchanged.
     #[serde(default)]
     name: Option<String>,
-    /// Omitted = unchanged.
     #[serde(default)]
     location_id: Option<Id>,
 }

@@ -180,19 +180,16 @@ struct FragmentImport {
 #[serde(deny_unknown_fields)]
 struct UpdateOrganizationArgs {
     org_id: Id,
-    /// Omitted = unchanged.
     #[serde(default)]
     name: Option<String>,
-    /// Omitted = unchanged.
     #[serde(default)]
     public_namespace: Option<String>,
-    /// Omitted = unchanged.
     #[serde(default)]
     region: Option<String>,
-    /// CRM id; omitted = unchanged.
+    /// CRM id.
     #[serde(default)]
     cid: Option<String>,
-    /// Fragments every new machine gets; [] clears, omitted = unchanged.
+    /// Fragments every new machine gets; [] clears them.
     #[serde(default)]
     default_fragments: Option<Vec<FragmentImport>>,
 }

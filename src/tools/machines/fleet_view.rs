@@ -245,7 +245,7 @@ fn output_schema() -> Map<String, Value> {
         "locations": {"type": "object", "additionalProperties": text, "description": "location id → name"},
         "count": {"type": "integer"},
         "total": {"type": "integer", "description": "machines matching the filters, on all pages"},
-        "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page; null at the end"},
+        "next_cursor": {"type": ["string", "null"]},
     }});
     schema.as_object().cloned().unwrap_or_default()
 }
