@@ -432,7 +432,8 @@ impl ToolRow {
             outputs["count"] = json!({"type": "integer"});
         }
         // No title: it would only repeat the name with spaces, in every session.
-        let mut tool = Tool::new(self.name, self.description.trim_end(), Arc::new(input)).with_raw_output_schema(Arc::new(output));
+        let mut tool =
+            Tool::new(self.name, self.description.trim_end(), Arc::new(input)).with_raw_output_schema(Arc::new(output));
         tool.annotations = self.risk.annotations();
         tool
     }
