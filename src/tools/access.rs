@@ -33,15 +33,13 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleArgs {
-    /// The organization's id.
     org_id: Id,
-    /// A user id (get_user_id_by_email finds it) or an API key id.
+    /// A user id (get_user_id_by_email) or an API key id.
     identity_id: Id,
     /// `owner` or `operator`.
     role: Role,
     /// `organization`, `location` or `robot`.
     resource_type: ResourceType,
-    /// The id of the organization, location or machine.
     resource_id: Id,
 }
 
@@ -63,16 +61,14 @@ fn remove_role(a: RoleArgs, _: &App) -> Result<app::RemoveRoleRequest, ToolError
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangeRoleArgs {
-    /// The organization's id.
     organization_id: Id,
-    /// The identity of the authorization to replace.
     old_identity_id: Id,
     /// `owner` or `operator`.
     old_role: Role,
     /// `organization`, `location` or `robot`.
     old_resource_type: ResourceType,
     old_resource_id: Id,
-    /// The identity of the new authorization: a user id or an API key id.
+    /// A user id or an API key id.
     new_identity_id: Id,
     /// `owner` or `operator`.
     new_role: Role,
@@ -144,9 +140,8 @@ fn same_role(wanted: &app::Authorization, existing: &app::Authorization) -> bool
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListAuthorizationsArgs {
-    /// The organization's id.
     org_id: Id,
-    /// Only authorizations on these organization, location or machine ids; omitted = all.
+    /// Organization, location or machine ids; omitted = all.
     #[serde(default)]
     resource_ids: Option<Vec<String>>,
 }
@@ -158,14 +153,14 @@ fn list_authorizations(a: ListAuthorizationsArgs, _: &App) -> Result<app::ListAu
     })
 }
 
-/// The `AuthorizedPermissions` proto message.
+// The `AuthorizedPermissions` proto message.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AuthorizedPermissions {
     /// `organization`, `location` or `robot`.
     resource_type: String,
     resource_id: String,
-    /// Permission names, e.g. `read_robot_config`, `control_robot`.
+    /// e.g. `read_robot_config`.
     #[serde(default)]
     permissions: Vec<String>,
 }
@@ -173,7 +168,6 @@ struct AuthorizedPermissions {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckPermissionsArgs {
-    /// The permissions to check, per resource.
     permissions: Vec<AuthorizedPermissions>,
 }
 

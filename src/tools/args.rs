@@ -36,7 +36,6 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgArgs {
-    /// The organization's id.
     pub org_id: Id,
 }
 
@@ -44,7 +43,6 @@ pub struct OrgArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationArgs {
-    /// The location's id.
     pub location_id: Id,
 }
 
@@ -52,7 +50,6 @@ pub struct LocationArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefaultLocationArgs {
-    /// The location's id; omitted = the configured default location.
     #[serde(default)]
     pub location_id: Option<Id>,
 }
@@ -61,7 +58,6 @@ pub struct DefaultLocationArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotArgs {
-    /// The machine's id.
     pub robot_id: Id,
 }
 
@@ -69,7 +65,6 @@ pub struct RobotArgs {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartArgs {
-    /// The part's id.
     pub robot_part_id: Id,
 }
 
@@ -203,7 +198,7 @@ arg_enum! {
 }
 
 arg_enum! {
-    /// The kind of resource a role applies to.
+    // The kind of resource a role applies to.
     ResourceType {
         Organization = "organization" | "ORGANIZATION",
         Location = "location" | "LOCATION",
@@ -212,7 +207,7 @@ arg_enum! {
 }
 
 arg_enum! {
-    /// Fragment visibility.
+    // Fragment visibility.
     FragmentVisibility {
         Private = "private" | "FRAGMENT_VISIBILITY_PRIVATE" => app::FragmentVisibility::Private,
         Public = "public" | "FRAGMENT_VISIBILITY_PUBLIC" => app::FragmentVisibility::Public,
@@ -221,7 +216,7 @@ arg_enum! {
 }
 
 arg_enum! {
-    /// Registry item type.
+    // Registry item type.
     PackageType {
         Archive = "archive" | "PACKAGE_TYPE_ARCHIVE" => crate::proto::viam::app::packages::v1::PackageType::Archive,
         MlModel = "ml_model" | "PACKAGE_TYPE_ML_MODEL" => crate::proto::viam::app::packages::v1::PackageType::MlModel,
@@ -231,7 +226,7 @@ arg_enum! {
 }
 
 arg_enum! {
-    /// Registry item visibility.
+    // Registry item visibility.
     Visibility {
         Private = "private" | "VISIBILITY_PRIVATE" => app::Visibility::Private,
         Public = "public" | "VISIBILITY_PUBLIC" => app::Visibility::Public,
@@ -240,7 +235,7 @@ arg_enum! {
 }
 
 arg_enum! {
-    /// Registry item status.
+    // Registry item status.
     RegistryItemStatus {
         Published = "published" | "REGISTRY_ITEM_STATUS_PUBLISHED" => app::RegistryItemStatus::Published,
         InDevelopment = "in_development" | "REGISTRY_ITEM_STATUS_IN_DEVELOPMENT" => app::RegistryItemStatus::InDevelopment,
@@ -255,13 +250,13 @@ arg_enum! {
     }
 }
 
-/// The `Authorization` proto message: who (identity) holds which role on which resource.
+// Who holds which role on which resource.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Authorization {
-    /// Always `role` today.
+    /// `role`.
     pub authorization_type: String,
-    /// `<resource_type>_<role>`, e.g. `location_owner` or `robot_operator`.
+    /// e.g. `location_owner`.
     pub authorization_id: String,
     /// `organization`, `location` or `robot`.
     pub resource_type: String,

@@ -159,7 +159,6 @@ impl Target {
 
 /// A config as read, with what an update must send back unchanged.
 struct Current {
-    /// The part's or fragment's name: every update carries it.
     name: String,
     text: String,
     last_updated: Option<Timestamp>,
@@ -267,18 +266,15 @@ fn invalid(problems: Vec<String>) -> ToolError {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// Only items of this kind: components, services, modules, processes, remotes, packages,
-    /// fragments, or any other top-level list; omitted = every kind.
+    /// components, services, modules, processes, remotes, packages, fragments or another top-level list;
+    /// omitted = all.
     #[serde(default)]
     kind: Option<String>,
-    /// Only the item with this name (for fragments: the fragment id; for processes: the id);
-    /// omitted = every item.
+    /// For fragments the fragment id, for processes the id; omitted = all.
     #[serde(default)]
     name: Option<String>,
 }
@@ -353,19 +349,16 @@ fn names(config: &Config) -> Result<Value, ToolError> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AddArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// components, services, modules, processes, remotes, packages, fragments, or another list
-    /// the config already has.
+    /// components, services, modules, processes, remotes, packages, fragments or another list the config has.
     kind: String,
-    /// The new item: a JSON object (components and services need name, api or type, and model;
-    /// modules need name and module_id or executable_path); for fragments, the fragment id.
+    /// Components and services need name, api or type, and model; modules need name and module_id or
+    /// executable_path; for fragments, the fragment id.
     item: Item,
-    /// true = show the change, write nothing.
+    /// Show the change, write nothing.
     #[serde(default)]
     dry_run: bool,
 }
@@ -426,20 +419,17 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// The item's kind, e.g. components.
+    /// e.g. components.
     kind: String,
-    /// The item's name (for processes: its id).
+    /// For processes: its id.
     name: String,
-    /// An RFC 7386 JSON merge patch for the item: {"attributes": {"pin": "12"}} changes one
-    /// attribute, a null value removes a key, {"name": "new"} renames it.
+    /// RFC 7386: {"attributes": {"pin": "12"}} changes one attribute, null removes a key.
     patch: Map<String, Value>,
-    /// true = show the change, write nothing.
+    /// Show the change, write nothing.
     #[serde(default)]
     dry_run: bool,
 }
@@ -462,17 +452,15 @@ fn update_config_item(cx: Arc<CallContext>, a: UpdateArgs) -> BoxFuture<ToolResu
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RemoveArgs {
-    /// The part's id; or give fragment_id.
     #[serde(default)]
     robot_part_id: Option<Id>,
-    /// The fragment's id; or give robot_part_id.
     #[serde(default)]
     fragment_id: Option<Id>,
-    /// The item's kind, e.g. components.
+    /// e.g. components.
     kind: String,
-    /// The item's name (for fragments: the fragment id; for processes: the id).
+    /// For fragments the fragment id, for processes the id.
     name: String,
-    /// true = show the change, write nothing (no confirmation needed).
+    /// Show the change, write nothing (no confirmation needed).
     #[serde(default)]
     dry_run: bool,
 }

@@ -15,10 +15,8 @@ pub fn takes_default_location(input_schema: &JsonObject) -> bool {
 /// The output schema's `location_id`, for tools that take a default location.
 pub fn declare(output_schema: &mut JsonObject) {
     if let Some(Value::Object(properties)) = output_schema.get_mut("properties") {
-        properties.insert(
-            "location_id".into(),
-            json!({"type": "string", "description": "The default location used, as location_id was omitted."}),
-        );
+        // What it means is said once, in the server instructions.
+        properties.insert("location_id".into(), json!({"type": "string"}));
     }
 }
 

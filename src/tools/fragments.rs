@@ -34,12 +34,11 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListFragmentsArgs {
-    /// The organization's id.
     org_id: Id,
-    /// Also include public fragments (default true; deprecated in favour of `visibilities`).
+    /// Also public fragments (deprecated: use `visibilities`).
     #[serde(default = "yes")]
     show_public: bool,
-    /// Only fragments with these visibilities; omitted or [] = no filter.
+    /// Omitted or [] = all.
     #[serde(default)]
     visibilities: Option<Vec<FragmentVisibility>>,
 }
@@ -55,9 +54,8 @@ fn list_fragments(a: ListFragmentsArgs, _: &App) -> Result<app::ListFragmentsReq
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetFragmentArgs {
-    /// The fragment's id.
     fragment_id: Id,
-    /// A revision or tag; omitted = the current version.
+    /// A revision or tag; omitted = current.
     #[serde(default)]
     version: Option<String>,
 }
@@ -69,11 +67,9 @@ fn get_fragment(a: GetFragmentArgs, _: &App) -> Result<app::GetFragmentRequest, 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateFragmentArgs {
-    /// The organization's id.
     org_id: Id,
-    /// The new fragment's name.
     name: String,
-    /// The fragment's config (a JSON object, like a machine config); omitted = empty.
+    /// Like a machine config; omitted = empty.
     #[serde(default)]
     config: Option<Map<String, Value>>,
 }
@@ -90,20 +86,18 @@ fn create_fragment(a: CreateFragmentArgs, _: &App) -> Result<app::CreateFragment
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateFragmentArgs {
-    /// The fragment's id.
     fragment_id: Id,
-    /// The fragment's name (required; pass the current one to keep it).
+    /// Pass the current one to keep it.
     name: String,
-    /// The whole new config (a JSON object); it replaces the current one. Omitted or {} = not sent.
+    /// Replaces the whole config; omitted or {} = not sent.
     #[serde(default)]
     config: Option<Map<String, Value>>,
-    /// Deprecated: use `visibility`. Omitted = unchanged.
+    /// Deprecated: use `visibility`.
     #[serde(default)]
     public: Option<bool>,
-    /// `private`, `public` or `public_unlisted`; omitted = unchanged.
     #[serde(default)]
     visibility: Option<FragmentVisibility>,
-    /// The fragment's `last_updated` as last read (RFC 3339); the update is refused if it changed since.
+    /// `last_updated` as last read; refused if it changed since.
     #[serde(default)]
     last_known_update: Option<Time>,
 }
@@ -123,7 +117,6 @@ fn update_fragment(a: UpdateFragmentArgs, _: &App) -> Result<app::UpdateFragment
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FragmentArgs {
-    /// The fragment's id.
     fragment_id: Id,
 }
 
@@ -136,10 +129,10 @@ fn delete_fragment(a: FragmentArgs, _: &App) -> Result<app::DeleteFragmentReques
 struct FragmentHistoryArgs {
     /// The fragment's id.
     id: Id,
-    /// Page token from a previous call; default "" (first page), null = not sent.
+    /// null = not sent.
     #[serde(default = "first_page")]
     page_token: Option<String>,
-    /// Entries per page (1 to 1000); default 10, null = not sent (the service's default).
+    /// null = not sent (the service's default).
     #[serde(default = "ten", deserialize_with = "within_opt::<_, 1, 1000>")]
     #[schemars(range(min = 1, max = 1000))]
     page_limit: Option<i64>,

@@ -33,7 +33,6 @@ pub(super) fn rows() -> Vec<Row> {
     ]
 }
 
-/// The SDK's `APIKeyAuthorization`: one role the new key gets.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ApiKeyAuthorization {
@@ -41,18 +40,15 @@ struct ApiKeyAuthorization {
     role: Role,
     /// `organization`, `location` or `robot`.
     resource_type: ResourceType,
-    /// The id of the organization, location or machine.
     resource_id: Id,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateKeyArgs {
-    /// The organization's id.
     org_id: Id,
-    /// The roles the key gets, e.g. [{"role": "owner", "resource_type": "organization", "resource_id": "<org id>"}].
     authorizations: Vec<ApiKeyAuthorization>,
-    /// The key's name; default: the current local time, e.g. `2024-01-02 03:04:05.678901`.
+    /// Omitted = the current local time.
     #[serde(default)]
     name: Option<String>,
 }

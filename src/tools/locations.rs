@@ -48,11 +48,9 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateLocationArgs {
-    /// The organization's id.
     org_id: Id,
-    /// The new location's name.
     name: String,
-    /// Nest the new location under this location; omitted = top level.
+    /// Omitted = top level.
     #[serde(default)]
     parent_location_id: Option<String>,
 }
@@ -72,12 +70,10 @@ fn get_location(a: DefaultLocationArgs, app: &App) -> Result<app::GetLocationReq
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateLocationArgs {
-    /// The location's id.
     location_id: Id,
-    /// New name; omitted = unchanged.
     #[serde(default)]
     name: Option<String>,
-    /// New parent location id; `""` moves it to the top level, omitted = unchanged.
+    /// `""` = top level.
     #[serde(default)]
     parent_location_id: Option<String>,
 }
@@ -119,9 +115,8 @@ fn list_locations(a: OrgArgs, _: &App) -> Result<app::ListLocationsRequest, Tool
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ShareArgs {
-    /// The organization to share the location with (or stop sharing it with).
+    /// The other organization.
     organization_id: Id,
-    /// The location's id.
     location_id: Id,
 }
 
@@ -167,9 +162,8 @@ fn create_location_secret(a: DefaultLocationArgs, app: &App) -> Result<app::Crea
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteSecretArgs {
-    /// The secret's id (location_auth shows them).
+    /// location_auth shows them.
     secret_id: Id,
-    /// The location's id; omitted = the configured default location.
     #[serde(default)]
     location_id: Option<Id>,
 }

@@ -33,37 +33,30 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LogsArgs {
-    /// The part's id.
     robot_part_id: Id,
-    /// Only entries whose message contains this text; omitted = no filter.
+    /// Only entries whose message contains this.
     #[serde(default)]
     filter: Option<String>,
-    /// A local file to also write the entries to, one tab-separated line each; omitted = no file.
+    /// A local file for the entries, one tab-separated line each.
     #[serde(default)]
     dest: Option<String>,
-    /// Replace `dest` if it already exists (default false: an existing file is an error).
     #[serde(default)]
     overwrite: bool,
-    /// Only these levels, e.g. ["error", "warn"]; [] = all levels (default).
+    /// e.g. ["error", "warn"]; [] = all.
     #[serde(default)]
     log_levels: Vec<String>,
-    /// How many entries to return (default 100, at most 10000); 0 = every page there is, up to
-    /// 10000 entries (a `next_page_token` in the result says more exist).
+    /// 0 = all there are, up to 10000 (`next_page_token` then says more exist).
     #[serde(default = "hundred", deserialize_with = "within::<_, _, 0, MAX_LOG_ENTRIES>")]
     #[schemars(range(min = 0, max = 10000))]
     num_log_entries: i64,
-    /// Only entries from this time on (RFC 3339); omitted = no lower bound.
     #[serde(default)]
     start: Option<Time>,
-    /// Only entries up to this time (RFC 3339); omitted = no upper bound.
     #[serde(default)]
     end: Option<Time>,
-    /// `ascending` (oldest first) or `descending` (newest first); omitted = the service's
-    /// default, newest first.
+    /// Omitted = newest first.
     #[serde(default)]
     order: Option<LogOrder>,
-    /// A duration such as "10m", "10h" or "10d", counted from `start` or back from `end` (give
-    /// one of them); omitted = no range.
+    /// e.g. "10m", "10h", "10d": from `start` or back from `end` (give one).
     #[serde(default)]
     range: Option<String>,
 }
@@ -178,19 +171,16 @@ fn log_line(entry: &LogEntry) -> String {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TailArgs {
-    /// The part's id.
     robot_part_id: Id,
-    /// Only error entries (default true); false = all levels.
+    /// false = all levels.
     #[serde(default = "yes")]
     errors_only: bool,
-    /// Only entries whose message contains this text; omitted = no filter.
+    /// Only entries whose message contains this.
     #[serde(default)]
     filter: Option<String>,
-    /// Stop after this many seconds (default 10, 1 to 300).
     #[serde(default = "ten", deserialize_with = "within::<_, _, 1, 300>")]
     #[schemars(range(min = 1, max = 300))]
     duration_seconds: u64,
-    /// Stop once this many entries have arrived (default 100, 1 to 10000).
     #[serde(default = "hundred_entries", deserialize_with = "within::<_, _, 1, MAX_LOG_ENTRIES>")]
     #[schemars(range(min = 1, max = 10000))]
     max_entries: usize,

@@ -83,15 +83,13 @@ fn get_robot_parts(a: RobotArgs, _: &App) -> Result<app::GetRobotPartsRequest, T
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetRobotPartArgs {
-    /// The part's id.
     robot_part_id: Id,
-    /// A local file to also write the part's config JSON to; omitted = no file.
+    /// A local file for the config JSON.
     #[serde(default)]
     dest: Option<String>,
-    /// Replace `dest` if it already exists (default false: an existing file is an error).
     #[serde(default)]
     overwrite: bool,
-    /// Spaces per indentation level in the `dest` file (default 4, at most 16).
+    /// Spaces per level in `dest`.
     #[serde(default = "four", deserialize_with = "within::<_, _, 0, 16>")]
     #[schemars(range(min = 0, max = 16))]
     indent: u32,
@@ -244,15 +242,12 @@ fn python_string(out: &mut String, s: &str) {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PartHistoryArgs {
-    /// The part's id.
     robot_part_id: Id,
-    /// Only entries from this time on; omitted = no lower bound.
     #[serde(default)]
     start: Option<Time>,
-    /// Only entries up to this time; omitted = no upper bound.
     #[serde(default)]
     end: Option<Time>,
-    /// At most this many entries (1 to 1000); omitted = the service's default.
+    /// Omitted = the service's default.
     #[serde(default, deserialize_with = "within_opt::<_, 1, 1000>")]
     #[schemars(range(min = 1, max = 1000))]
     page_limit: Option<i64>,
@@ -271,20 +266,16 @@ fn get_robot_part_history(a: PartHistoryArgs, _: &App) -> Result<app::GetRobotPa
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdatePartArgs {
-    /// The part's id.
     robot_part_id: Id,
-    /// The part's name; pass the current name to keep it.
+    /// Pass the current name to keep it.
     name: String,
-    /// The whole new part config (a JSON object; numbers become doubles). Omitted or {} = the
-    /// config is not changed.
+    /// The whole new config (numbers become doubles); omitted or {} = unchanged.
     #[serde(default)]
     robot_config: Option<Map<String, Value>>,
-    /// Refuse the update if the part changed after this time (RFC 3339, e.g. the part's
-    /// `last_updated`); omitted = no check.
+    /// Refuse the update if the part changed after this (its `last_updated`).
     #[serde(default)]
     last_known_update: Option<Time>,
-    /// The whole new part config as JSON text (keeps integers and key order). Omitted or "" =
-    /// not sent.
+    /// The whole new config as JSON text (keeps integers and key order); omitted or "" = not sent.
     #[serde(default)]
     robot_config_json: Option<String>,
 }
@@ -345,9 +336,7 @@ fn update_robot_part_preview(app: Arc<App>, a: UpdatePartArgs) -> BoxFuture<Tool
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPartArgs {
-    /// The machine's id.
     robot_id: Id,
-    /// The new part's name.
     part_name: String,
 }
 
@@ -408,9 +397,8 @@ fn create_robot_part_secret(a: PartArgs, _: &App) -> Result<app::CreateRobotPart
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DeletePartSecretArgs {
-    /// The part's id.
     robot_part_id: Id,
-    /// The secret's id (get_robot_part shows the part's secrets).
+    /// get_robot_part shows them.
     secret_id: Id,
 }
 
@@ -433,9 +421,7 @@ fn list_robots(a: DefaultLocationArgs, app: &App) -> Result<app::ListRobotsReque
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewRobotArgs {
-    /// The new machine's name.
     name: String,
-    /// The location to create it in; omitted = the configured default location.
     #[serde(default)]
     location_id: Option<Id>,
 }
@@ -447,7 +433,6 @@ fn new_robot(a: NewRobotArgs, app: &App) -> Result<app::NewRobotRequest, ToolErr
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RobotsForLocationsArgs {
-    /// The locations' ids.
     location_ids: Vec<Id>,
 }
 
@@ -461,12 +446,9 @@ fn list_robots_for_locations(
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRobotArgs {
-    /// The machine's id.
     robot_id: Id,
-    /// The new name; omitted = the name stays as it is.
     #[serde(default)]
     name: Option<String>,
-    /// The location to move it to; omitted = it stays where it is.
     #[serde(default)]
     location_id: Option<Id>,
 }

@@ -407,14 +407,14 @@ impl ToolRow {
         let mut input = (*self.op.input_schema).clone();
         // Clients assume JSON Schema 2020-12 anyway; naming it in every tool costs every session.
         input.remove("$schema");
+        // That unknown arguments are refused is said once, in the server instructions.
+        input.remove("additionalProperties");
         compact(&mut input);
         // Some clients reject an object schema without `properties`, even an empty one.
         let properties = input.entry("properties").or_insert_with(|| json!({}));
         if self.risk == Risk::Destructive {
-            properties["confirm"] = json!({
-                "type": "boolean",
-                "description": "true = carry it out; omitted = only a preview of what would change.",
-            });
+            // What `confirm` does is said once, in the server instructions.
+            properties["confirm"] = json!({"type": "boolean"});
         }
         let mut output = self.op.output_schema.clone();
         let outputs = output.entry("properties").or_insert_with(|| json!({}));
@@ -432,7 +432,8 @@ impl ToolRow {
             outputs["count"] = json!({"type": "integer"});
         }
         // No title: it would only repeat the name with spaces, in every session.
-        let mut tool = Tool::new(self.name, self.description, Arc::new(input)).with_raw_output_schema(Arc::new(output));
+        let mut tool =
+            Tool::new(self.name, self.description.trim_end(), Arc::new(input)).with_raw_output_schema(Arc::new(output));
         tool.annotations = self.risk.annotations();
         tool
     }
@@ -445,7 +446,8 @@ const INLINE_BYTES: usize = 100;
 /// The same input schema in fewer bytes, for `tools/list`: definitions used once or small are
 /// inlined (a site's own keys, such as its description, win over the definition's), an optional
 /// value is one nullable type rather than `anyOf [T, null]`, and `"default": null` (what an omitted
-/// optional argument means anyway) is dropped. Arguments are still checked against the full schema.
+/// optional argument means anyway), an id's `"minLength": 1` and a bounded integer's `format` are
+/// dropped. Arguments are still checked against the full schema.
 fn compact(schema: &mut JsonObject) {
     let defs = match schema.remove("$defs") {
         Some(Value::Object(defs)) => defs,
@@ -502,6 +504,14 @@ fn resolve(value: &mut Value, inline: &JsonObject) {
             fold_nullable(object);
             if object.get("default") == Some(&Value::Null) {
                 object.remove("default");
+            }
+            // An id's upper bound stays; that it is not empty goes without saying (and is checked).
+            if object.get("minLength") == Some(&json!(1)) && object.contains_key("maxLength") {
+                object.remove("minLength");
+            }
+            // An integer's bounds say more than schemars' `uint32` or `int64`.
+            if object.contains_key("minimum") && object.contains_key("maximum") {
+                object.remove("format");
             }
             if lists_only_its_enum(object) {
                 object.remove("description");

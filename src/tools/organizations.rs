@@ -140,28 +140,26 @@ pub(super) struct NoArgs {}
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EmailArgs {
-    /// The user's email address.
     email: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NameArgs {
-    /// The new organization's name.
     name: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UserArgs {
-    /// The user's id (get_user_id_by_email finds it).
+    /// get_user_id_by_email finds it.
     user_id: Id,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NamespaceArgs {
-    /// The public namespace to check, e.g. `my-company`.
+    /// e.g. `my-company`.
     public_namespace: String,
 }
 
@@ -169,12 +167,11 @@ struct NamespaceArgs {
 #[serde(deny_unknown_fields)]
 struct FragmentImport {
     fragment_id: String,
-    /// A revision or tag, e.g. `latest`.
+    /// e.g. `latest`.
     #[serde(default)]
     version: String,
     #[serde(default)]
     prefix: Option<String>,
-    /// Variables for the fragment (a JSON object).
     #[serde(default)]
     fragment_variables: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -183,19 +180,16 @@ struct FragmentImport {
 #[serde(deny_unknown_fields)]
 struct UpdateOrganizationArgs {
     org_id: Id,
-    /// New name; omitted = unchanged.
     #[serde(default)]
     name: Option<String>,
-    /// New public namespace; omitted = unchanged.
     #[serde(default)]
     public_namespace: Option<String>,
-    /// New region; omitted = unchanged.
     #[serde(default)]
     region: Option<String>,
-    /// New CRM id; omitted = unchanged.
+    /// CRM id.
     #[serde(default)]
     cid: Option<String>,
-    /// Fragments every new machine gets; `[]` clears them, omitted = unchanged.
+    /// Fragments every new machine gets; [] clears them.
     #[serde(default)]
     default_fragments: Option<Vec<FragmentImport>>,
 }
@@ -227,12 +221,9 @@ fn update_organization(a: UpdateOrganizationArgs, _: &super::App) -> Result<app:
 #[serde(deny_unknown_fields)]
 struct CreateInviteArgs {
     org_id: Id,
-    /// The invitee's email address.
     email: String,
-    /// Roles the invitee gets on joining.
     #[serde(default)]
     authorizations: Vec<Authorization>,
-    /// Send the invitation email (default true).
     #[serde(default = "yes")]
     send_email_invite: bool,
 }
@@ -245,7 +236,6 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 struct UpdateInviteArgs {
     org_id: Id,
-    /// The invitee's email address.
     email: String,
     #[serde(default)]
     add_authorizations: Vec<Authorization>,
@@ -257,7 +247,7 @@ struct UpdateInviteArgs {
 #[serde(deny_unknown_fields)]
 struct MemberArgs {
     org_id: Id,
-    /// The member's user id (list_organization_members shows them).
+    /// list_organization_members shows it.
     user_id: Id,
 }
 
@@ -265,7 +255,6 @@ struct MemberArgs {
 #[serde(deny_unknown_fields)]
 struct InviteArgs {
     org_id: Id,
-    /// The invitee's email address.
     email: String,
 }
 

@@ -45,9 +45,8 @@ pub(super) fn rows() -> Vec<Row> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GetItemArgs {
-    /// The item's id, `namespace:name` (or `org_id:name` without a namespace).
+    /// `namespace:name` (or `org_id:name` without a namespace).
     item_id: Id,
-    /// Include the item's markdown documentation (default false).
     #[serde(default)]
     include_markdown_documentation: bool,
 }
@@ -62,9 +61,7 @@ fn get_registry_item(a: GetItemArgs, _: &App) -> Result<app::GetRegistryItemRequ
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateItemArgs {
-    /// The organization's id.
     organization_id: Id,
-    /// The new item's name.
     name: String,
     /// `archive`, `ml_model`, `module` or `ml_training`.
     r#type: PackageType,
@@ -81,13 +78,11 @@ fn create_registry_item(a: CreateItemArgs, _: &App) -> Result<app::CreateRegistr
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateItemArgs {
-    /// The item's id, `namespace:name`.
+    /// `namespace:name`.
     item_id: Id,
     /// `archive`, `ml_model`, `module` or `ml_training`.
     r#type: PackageType,
-    /// The new description; replaces the current one.
     description: String,
-    /// `private`, `public` or `public_unlisted`.
     visibility: Visibility,
 }
 
@@ -104,24 +99,21 @@ fn update_registry_item(a: UpdateItemArgs, _: &App) -> Result<app::UpdateRegistr
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ListItemsArgs {
-    /// The organization's id.
     organization_id: Id,
-    /// Item types to include (`archive`, `ml_model`, `module`, `ml_training`); omitted or [] = all.
+    /// Omitted or [] = all.
     #[serde(default)]
     types: Vec<PackageType>,
-    /// Visibilities to include (`private`, `public`, `public_unlisted`); omitted or [] = all.
+    /// Omitted or [] = all.
     #[serde(default)]
     visibilities: Vec<Visibility>,
-    /// Platforms to include, e.g. `linux/amd64`; omitted or [] = all.
+    /// e.g. `linux/amd64`; omitted or [] = all.
     #[serde(default)]
     platforms: Vec<String>,
-    /// Statuses to include (`published`, `in_development`); omitted or [] = all.
+    /// Omitted or [] = all.
     #[serde(default)]
     statuses: Vec<RegistryItemStatus>,
-    /// Text to search for; omitted = no search.
     #[serde(default)]
     search_term: Option<String>,
-    /// Page token from a previous call; omitted = first page.
     #[serde(default)]
     page_token: Option<String>,
 }
@@ -143,7 +135,7 @@ fn list_registry_items(a: ListItemsArgs, _: &App) -> Result<app::ListRegistryIte
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemArgs {
-    /// The item's id, `namespace:name`.
+    /// `namespace:name`.
     item_id: Id,
 }
 
@@ -170,9 +162,7 @@ fn delete_registry_item_preview(app: std::sync::Arc<App>, a: ItemArgs) -> BoxFut
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateModuleArgs {
-    /// The organization's id.
     org_id: Id,
-    /// The new module's name.
     name: String,
 }
 
@@ -180,32 +170,29 @@ fn create_module(a: CreateModuleArgs, _: &App) -> Result<app::CreateModuleReques
     Ok(app::CreateModuleRequest { organization_id: a.org_id.into(), name: a.name })
 }
 
-/// The `Model` proto message: one model a module provides.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Model {
-    /// The API it implements, e.g. `rdk:component:camera`.
+    /// e.g. `rdk:component:camera`.
     api: String,
-    /// The model's name, e.g. `namespace:module:model`.
+    /// e.g. `namespace:module:model`.
     model: String,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateModuleArgs {
-    /// The module's id, `namespace:name`.
+    /// `namespace:name`.
     module_id: Id,
-    /// The module's source or documentation URL.
+    /// Source or documentation URL.
     url: String,
-    /// The new description.
     description: String,
-    /// The models the module provides, e.g. [{"api": "rdk:component:camera", "model": "ns:mod:cam"}];
-    /// omitted = none.
+    /// Omitted = none.
     #[serde(default)]
     models: Option<Vec<Model>>,
-    /// The executable to run, e.g. `run.sh`.
+    /// e.g. `run.sh`.
     entrypoint: String,
-    /// true = public, false (default) = private: omitting it makes a public module private.
+    /// Omitting it makes a public module private.
     #[serde(default)]
     public: bool,
 }
@@ -232,13 +219,13 @@ fn update_module(a: UpdateModuleArgs, _: &App) -> Result<app::UpdateModuleReques
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ModuleFileInfo {
-    /// The module's id, `namespace:name`.
+    /// `namespace:name`.
     module_id: Id,
-    /// The semantic version, e.g. `1.0.0`.
+    /// e.g. `1.0.0`.
     version: String,
-    /// The platform, e.g. `linux/amd64`.
+    /// e.g. `linux/amd64`.
     platform: String,
-    /// Extra platform constraints, e.g. `distro:debian`; omitted = none.
+    /// e.g. `distro:debian`.
     #[serde(default)]
     platform_tags: Vec<String>,
 }
@@ -246,13 +233,11 @@ struct ModuleFileInfo {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct UploadArgs {
-    /// Which module, version and platform the file is.
     module_file_info: ModuleFileInfo,
-    /// Path of the module archive (.tar.gz) on the machine running this server; or give
-    /// `file_base64`.
+    /// The module archive (.tar.gz) on this server's machine; or give `file_base64`.
     #[serde(default)]
     file_path: Option<String>,
-    /// The module archive as standard base64; or give `file_path`.
+    /// Standard base64; or give `file_path`.
     #[serde(default)]
     file_base64: Option<String>,
 }
@@ -301,7 +286,7 @@ fn upload_module_file(cx: std::sync::Arc<CallContext>, a: UploadArgs) -> BoxFutu
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ModuleArgs {
-    /// The module's id, `namespace:name`.
+    /// `namespace:name`.
     module_id: Id,
 }
 

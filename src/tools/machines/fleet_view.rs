@@ -48,25 +48,22 @@ impl State {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SummariesArgs {
-    /// The organization's id.
     org_id: Id,
-    /// Only machines in these locations; omitted or [] = every location.
+    /// Omitted or [] = all.
     #[serde(default)]
     location_ids: Vec<Id>,
-    /// Only machines with a part that uses one of these fragments; omitted or [] = any.
+    /// Machines with a part using one of these; omitted or [] = any.
     #[serde(default)]
     fragment_ids: Vec<Id>,
-    /// Only machines whose name contains this text (case-insensitive).
+    /// Case-insensitive.
     #[serde(default)]
     name_contains: Option<String>,
-    /// Only machines in this state: `online`, `offline` or `awaiting_setup`.
     #[serde(default)]
     online_state: Option<Filter>,
-    /// Machines per page, 1–500 (default 100); a page also ends before 36,000 bytes.
+    /// Default 100; a page also ends before 36,000 bytes.
     #[serde(default)]
     #[schemars(range(min = 1, max = 500))]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page, with the same other arguments; omitted = first page.
     #[serde(default)]
     cursor: Option<String>,
 }
@@ -248,7 +245,7 @@ fn output_schema() -> Map<String, Value> {
         "locations": {"type": "object", "additionalProperties": text, "description": "location id → name"},
         "count": {"type": "integer"},
         "total": {"type": "integer", "description": "machines matching the filters, on all pages"},
-        "next_cursor": {"type": ["string", "null"], "description": "pass as cursor for the next page; null at the end"},
+        "next_cursor": {"type": ["string", "null"]},
     }});
     schema.as_object().cloned().unwrap_or_default()
 }
