@@ -29,7 +29,8 @@ Results of location_auth, create_location_secret, create_robot_part_secret, crea
 create_key_from_existing_key_authorizations and rotate_key hold a secret credential: do not echo it \
 unless the user asks.
 dest and file_path must lie inside an --allow-dir directory or an MCP root; a relative path is \
-resolved against the server's working directory; an existing dest is replaced only with overwrite: true.
+resolved against the server's working directory; an existing dest is replaced only with overwrite: true. \
+With dest the payload goes to the file and the result is {path, bytes, count}.
 Toolsets: organizations, locations, machines, logs, fragments, access, registry, keys. A client with a \
 tool limit (Cursor sends only the first 40 tools) should start the server with --toolsets (e.g. \
 --toolsets machines,logs) or --read-only, which also make this catalogue smaller.";
