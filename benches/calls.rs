@@ -200,6 +200,8 @@ const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","param
 impl Mcp {
     fn spawn(app_url: &str) -> Self {
         let mut child = Command::new(BIN)
+            // The transport's cost for big results is measured here, so no result is paged.
+            .args(["--max-result-bytes", "100000000"])
             .env("VIAM_APP_URL", app_url)
             .env("VIAM_API_KEY_ID", DEMO_API_KEY_ID)
             .env("VIAM_API_KEY", DEMO_API_KEY)
