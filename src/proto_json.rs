@@ -365,8 +365,15 @@ fn field_schema(field: &FieldDescriptor) -> Value {
     if field.is_map() {
         return json!({"type": ["object", "null"]});
     }
-    let single = kind_schema(&field.kind());
-    if field.is_list() { json!({"type": "array", "items": single}) } else { single }
+    let mut single = kind_schema(&field.kind());
+    if !field.is_list() {
+        return single;
+    }
+    // An element of a list is never null, so an item is just an object (or a time).
+    if let Some(types) = single.get("type").and_then(Value::as_array).filter(|t| t.len() == 2 && t[1] == "null") {
+        single["type"] = types[0].clone();
+    }
+    json!({"type": "array", "items": single})
 }
 
 fn kind_schema(kind: &Kind) -> Value {

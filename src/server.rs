@@ -22,9 +22,9 @@ Destructive tools (deletes, key rotation, whole-config replacement, restarts) ch
 called with confirm: true; call them without it first to see a preview of what would be affected.
 List results are paged: pass next_cursor back as cursor, with the same other arguments, until it is \
 null. A result too large is shortened; its truncated field says what was left out and how to get it.
-Unknown arguments are refused. An omitted update_* argument leaves its field unchanged, unless its \
-description says otherwise. A config item edit fails with conflict, showing the item as it is now, if \
-the config changed meanwhile.
+Unknown arguments are refused. A filter list omitted or [] matches all. An omitted update_* argument leaves its field unchanged, unless its \
+description says otherwise. The *_config_item tools take exactly one of robot_part_id or fragment_id, \
+redact secret values, and fail with conflict, showing the item as it is now, if the config changed meanwhile.
 Results of location_auth, create_location_secret, create_robot_part_secret, create_key, \
 create_key_from_existing_key_authorizations and rotate_key hold a secret credential: do not echo it \
 unless the user asks.

@@ -38,7 +38,6 @@ struct ListFragmentsArgs {
     /// Also public fragments (deprecated: use `visibilities`).
     #[serde(default = "yes")]
     show_public: bool,
-    /// Omitted or [] = all.
     #[serde(default)]
     visibilities: Option<Vec<FragmentVisibility>>,
 }

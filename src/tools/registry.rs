@@ -100,16 +100,13 @@ fn update_registry_item(a: UpdateItemArgs, _: &App) -> Result<app::UpdateRegistr
 #[serde(deny_unknown_fields)]
 struct ListItemsArgs {
     organization_id: Id,
-    /// Omitted or [] = all.
     #[serde(default)]
     types: Vec<PackageType>,
-    /// Omitted or [] = all.
     #[serde(default)]
     visibilities: Vec<Visibility>,
-    /// e.g. `linux/amd64`; omitted or [] = all.
+    /// e.g. `linux/amd64`.
     #[serde(default)]
     platforms: Vec<String>,
-    /// Omitted or [] = all.
     #[serde(default)]
     statuses: Vec<RegistryItemStatus>,
     #[serde(default)]

@@ -157,7 +157,7 @@ fn every_list_tool_pages_its_lists() {
 #[test]
 fn tools_list_stays_within_its_size_budget() {
     // Issue 7 asks for 48 KB (it was 96 KB).
-    const BUDGET_BYTES: usize = 48 * 1024;
+    const BUDGET_BYTES: usize = 48_000;
     let size = serde_json::to_vec(&catalogue().tools).unwrap().len();
     assert!(
         size <= BUDGET_BYTES,

@@ -49,7 +49,6 @@ impl State {
 #[serde(deny_unknown_fields)]
 struct SummariesArgs {
     org_id: Id,
-    /// Omitted or [] = all.
     #[serde(default)]
     location_ids: Vec<Id>,
     /// Machines with a part using one of these; omitted or [] = any.
