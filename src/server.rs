@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// What applies to many tools is said once here rather than in each description.
-pub const INSTRUCTIONS: &str = "Manage a Viam robot fleet: organizations, locations, machines (robots) \
+const INSTRUCTIONS: &str = "Manage a Viam robot fleet: organizations, locations, machines (robots) \
 and their parts, logs, fragments, roles, registry items, modules and API keys.
 Ids: start with list_organizations, then list_locations, list_robots (or list_machine_summaries for a \
 whole organization) and get_robot_parts; list_fragments and list_keys give fragment and key ids.
@@ -142,4 +142,28 @@ fn release_memory_soon() {
         // SAFETY: malloc_trim only returns free heap pages to the kernel.
         unsafe { libc::malloc_trim(0) };
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The instructions are sent once per session, and name what descriptions no longer repeat: the
+    /// toolsets, and every tool whose result holds a secret.
+    #[test]
+    fn instructions_are_short_and_name_the_toolsets_and_secret_tools() {
+        let instructions = INSTRUCTIONS;
+        assert!(instructions.len() <= 2048, "the instructions grew to {} bytes (at most 2048)", instructions.len());
+        for row in &catalogue().rows {
+            let toolset = serde_json::to_value(row.toolset).unwrap();
+            assert!(instructions.contains(toolset.as_str().unwrap()), "{toolset} is not named");
+            if row.policy.hands_out.is_some() {
+                assert!(
+                    instructions.contains(row.name),
+                    "{} hands out a secret; the instructions do not say so",
+                    row.name
+                );
+            }
+        }
+    }
 }

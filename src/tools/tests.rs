@@ -165,18 +165,3 @@ fn tools_list_stays_within_its_size_budget() {
          server instructions, keep descriptions to what the schema does not say"
     );
 }
-
-/// The instructions are sent once per session, and name what descriptions no longer repeat: the
-/// toolsets, and every tool whose result holds a secret.
-#[test]
-fn instructions_are_short_and_name_the_toolsets_and_secret_tools() {
-    let instructions = crate::server::INSTRUCTIONS;
-    assert!(instructions.len() <= 2048, "the instructions grew to {} bytes (at most 2048)", instructions.len());
-    for row in &catalogue().rows {
-        let toolset = serde_json::to_value(row.toolset).unwrap();
-        assert!(instructions.contains(toolset.as_str().unwrap()), "{toolset} is not named");
-        if row.policy.hands_out.is_some() {
-            assert!(instructions.contains(row.name), "{} hands out a secret; the instructions do not say so", row.name);
-        }
-    }
-}

@@ -14,11 +14,11 @@ use super::{DAY, at, config, grant, ids};
 use crate::proto::viam::app::mltraining::v1::{ModelFramework, ModelType};
 use crate::proto::viam::app::packages::v1::PackageType;
 use crate::proto::viam::app::v1::*;
+use crate::proto_json::to_struct;
 use crate::sandbox::state::{
     FragmentRecord, ModuleFile, OrgRecord, PartRecord, Pb, State, new_part, new_shared_secret, set_fragment_config,
     sync_location_secret, synth_log,
 };
-use crate::tools::args::to_struct;
 
 /// The largest N `fleet:N` accepts, so a typo cannot make startup take minutes.
 pub const MAX_MACHINES: u32 = 20_000;

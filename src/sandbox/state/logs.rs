@@ -6,7 +6,7 @@ use tonic::Status;
 use super::{PartRecord, Pb, State, find, find_mut, now, parse_token, time_key};
 use crate::proto::viam::app::v1::*;
 use crate::proto::viam::common::v1::LogEntry;
-use crate::tools::args::to_struct;
+use crate::proto_json::to_struct;
 
 /// Viam's server-side batch size: one page never holds more entries.
 pub const LOG_BATCH: usize = 100;
