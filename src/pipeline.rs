@@ -73,7 +73,7 @@ impl Fleet {
                         let result = stages.run(arguments, audit.as_mut().map(|(log, entry)| (*log, entry))).await;
                         let protected = result.and_then(|value| self.protect_secrets(row, value));
                         if let (Ok(listing), Some(page)) = (&protected, &page) {
-                            self.policy.listings.keep(page, listing);
+                            self.policy.listings.keep(page, row.policy.pages, listing, self.policy.budget);
                         }
                         protected
                     }

@@ -59,8 +59,13 @@ impl Listings {
         kept.iter().find(|(k, _, _)| *k == key).map(|(_, _, listing)| (**listing).clone())
     }
 
-    /// Keeps a freshly fetched listing for the pages after `page`.
-    pub fn keep(&self, page: &Page, listing: &Value) {
+    /// Keeps a freshly fetched listing for the pages after `page`, when there will be any: a
+    /// listing that fits one page is not copied.
+    pub fn keep(&self, page: &Page, lists: &[&str], listing: &Value, budget: Budget) {
+        let items: usize = lists.iter().filter_map(|name| listing.get(*name)?.as_array().map(Vec::len)).sum();
+        if items <= page.limit && size(listing) <= budget.0 {
+            return;
+        }
         let key = page.key();
         let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
         kept.retain(|(k, at, _)| *k != key && at.elapsed() < LISTING_KEPT_FOR);

@@ -154,11 +154,10 @@ fn ask_by_input_request(confirmations: &Confirmations, shown: Value, message: St
         Ok(state) => state,
         Err(e) => return undecided(ToolError::local(format!("cannot seal the confirmation state: {e}"))),
     };
-    let schema = match ElicitationSchema::from_type::<ConfirmForm>() {
-        Ok(schema) => schema,
-        Err(e) => return undecided(ToolError::local(format!("confirmation form: {e}"))),
+    let request = match form_request(message) {
+        Ok(request) => request,
+        Err(e) => return undecided(ToolError::local(e)),
     };
-    let request = form_request(message, schema);
     let requests = [(INPUT_KEY.to_string(), InputRequest::Elicitation(request))].into();
     decided(
         "mrtr",
@@ -184,11 +183,10 @@ async fn ask_by_elicitation(
     message: String,
     cancel: &CancellationToken,
 ) -> Answer {
-    let schema = match ElicitationSchema::from_type::<ConfirmForm>() {
-        Ok(schema) => schema,
-        Err(e) => return Answer::Failed(format!("confirmation form: {e}")),
+    let request = match form_request(message) {
+        Ok(request) => ServerRequest::ElicitRequest(request),
+        Err(e) => return Answer::Failed(e),
     };
-    let request = ServerRequest::ElicitRequest(form_request(message, schema));
     let options = PeerRequestOptions::with_timeout(ANSWER_WITHIN);
     let mut pending = match context.peer.send_cancellable_request(request, options).await {
         Ok(pending) => pending,
@@ -220,8 +218,10 @@ async fn ask_by_elicitation(
     }
 }
 
-fn form_request(message: String, schema: ElicitationSchema) -> ElicitRequest {
-    ElicitRequest::new(ElicitRequestParams::FormElicitationParams { meta: None, message, requested_schema: schema })
+/// The question a person is asked: the message and the [`ConfirmForm`].
+fn form_request(message: String) -> Result<ElicitRequest, String> {
+    let schema = ElicitationSchema::from_type::<ConfirmForm>().map_err(|e| format!("confirmation form: {e}"))?;
+    Ok(ElicitRequest::new(ElicitRequestParams::FormElicitationParams { meta: None, message, requested_schema: schema }))
 }
 
 fn accepts(result: &ElicitResult) -> bool {

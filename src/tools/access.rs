@@ -2,7 +2,6 @@
 use super::args::{Id, ResourceType, Role, role_authorization};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg;
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -123,7 +122,7 @@ async fn authorizations_on(
         organization_id: organization_id.into(),
         resource_ids: on.iter().map(|a| a.resource_id.clone()).collect(),
     };
-    Ok(app.conn.unary(request, Retry::OnUnavailable).await?.authorizations)
+    Ok(app.read(request).await?.authorizations)
 }
 
 fn role_status(authorization: &app::Authorization, existing: &[app::Authorization]) -> Value {

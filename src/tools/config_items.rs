@@ -9,7 +9,6 @@ pub(super) use edit::config_changes;
 use super::args::{Id, to_struct};
 use super::{App, BoxFuture, CallContext, Op, Row, ToolResult, custom, custom_with_preview, row};
 use crate::call::ScopeArg::PartOrFragment;
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -190,7 +189,7 @@ async fn read(app: &App, target: &Target) -> Result<Current, ToolError> {
     match target {
         Target::Part(id) => {
             let request = app::GetRobotPartRequest { id: id.clone() };
-            let response = app.conn.unary(request, Retry::OnUnavailable).await?;
+            let response = app.read(request).await?;
             let part = response.part.unwrap_or_default();
             let text = given(Some(response.config_json))
                 .or_else(|| given(part.robot_config_json.clone()))
@@ -199,7 +198,7 @@ async fn read(app: &App, target: &Target) -> Result<Current, ToolError> {
         }
         Target::Fragment(id) => {
             let request = app::GetFragmentRequest { id: id.clone(), ..Default::default() };
-            let response = app.conn.unary(request, Retry::OnUnavailable).await?;
+            let response = app.read(request).await?;
             let fragment = response.fragment.unwrap_or_default();
             let text = given(fragment.fragment_config_json.clone())
                 .unwrap_or_else(|| to_json(&fragment)["fragment"].to_string());
@@ -405,7 +404,7 @@ fn add_config_item(cx: Arc<CallContext>, a: AddArgs) -> BoxFuture<ToolResult> {
         if a.kind == "fragments" {
             let id = edit::name_of("fragments", &a.item.0).unwrap_or_default().to_string();
             let request = app::GetFragmentRequest { id: id.clone(), ..Default::default() };
-            match cx.app.conn.unary(request, Retry::OnUnavailable).await {
+            match cx.app.read(request).await {
                 Err(ToolError::Grpc { code: tonic::Code::NotFound, .. }) => {
                     return Err(ToolError::invalid(format!("item: no fragment has the id {id:?}")));
                 }

@@ -3,7 +3,6 @@ use super::args::{FragmentVisibility, Id, Time, config_struct, within_opt};
 use super::config_items::config_changes;
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg::*;
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -152,7 +151,7 @@ fn get_fragment_history(a: FragmentHistoryArgs, _: &App) -> Result<app::GetFragm
 /// The fragment as it is now, with its usage.
 async fn current_fragment(app: &App, id: Id) -> Result<(app::Fragment, app::FragmentUsage), ToolError> {
     let request = app::GetFragmentRequest { id: id.into(), ..Default::default() };
-    let response = app.conn.unary(request, Retry::OnUnavailable).await?;
+    let response = app.read(request).await?;
     Ok((response.fragment.unwrap_or_default(), response.fragment_usage.unwrap_or_default()))
 }
 

@@ -4,7 +4,6 @@ use super::args::{DefaultLocationArgs, Id, LocationArgs, OrgArgs};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg::*;
 use crate::call::{HandsOut, SecretOwner};
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -96,8 +95,8 @@ fn delete_location_preview(app: Arc<App>, a: LocationArgs) -> BoxFuture<ToolResu
     Box::pin(async move {
         let location_id = String::from(a.location_id);
         let (location, robots) = tokio::try_join!(
-            app.conn.unary(app::GetLocationRequest { location_id: location_id.clone() }, Retry::OnUnavailable),
-            app.conn.unary(app::ListRobotsRequest { location_id: location_id.clone() }, Retry::OnUnavailable),
+            app.read(app::GetLocationRequest { location_id: location_id.clone() }),
+            app.read(app::ListRobotsRequest { location_id: location_id.clone() }),
         )?;
         let location = location.location.unwrap_or_default();
         let robots: Vec<_> = robots.robots.iter().map(|r| json!({"id": r.id, "name": r.name})).collect();
@@ -133,11 +132,8 @@ fn unshare_location_preview(app: Arc<App>, a: ShareArgs) -> BoxFuture<ToolResult
     Box::pin(async move {
         let location_id = String::from(a.location_id);
         let (location, access) = tokio::try_join!(
-            app.conn.unary(app::GetLocationRequest { location_id: location_id.clone() }, Retry::OnUnavailable),
-            app.conn.unary(
-                app::GetOrganizationsWithAccessToLocationRequest { location_id: location_id.clone() },
-                Retry::OnUnavailable
-            ),
+            app.read(app::GetLocationRequest { location_id: location_id.clone() }),
+            app.read(app::GetOrganizationsWithAccessToLocationRequest { location_id: location_id.clone() }),
         )?;
         // Only the name: a Location also carries the location's secrets.
         let name = location.location.unwrap_or_default().name;
@@ -180,7 +176,7 @@ fn delete_location_secret_preview(app: Arc<App>, a: DeleteSecretArgs) -> BoxFutu
     Box::pin(async move {
         let location_id = app.location_or_default(a.location_id)?;
         let request = app::LocationAuthRequest { location_id: location_id.clone() };
-        let auth = app.conn.unary(request, Retry::OnUnavailable).await?.auth.unwrap_or_default();
+        let auth = app.read(request).await?.auth.unwrap_or_default();
         Ok(json!({"location_id": location_id, "secret": secret_preview(&auth.secrets, &a.secret_id.0)}))
     })
 }

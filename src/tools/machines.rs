@@ -6,7 +6,6 @@ use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, un
 use crate::call::FileArg;
 use crate::call::ScopeArg::*;
 use crate::call::{HandsOut, SecretOwner};
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -307,7 +306,7 @@ fn proposed_config_json(text: &str) -> Result<Value, ToolError> {
 fn update_robot_part_preview(app: Arc<App>, a: UpdatePartArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         let request = app::GetRobotPartRequest { id: a.robot_part_id.into() };
-        let app::GetRobotPartResponse { part, config_json } = app.conn.unary(request, Retry::OnUnavailable).await?;
+        let app::GetRobotPartResponse { part, config_json } = app.read(request).await?;
         let part = part.unwrap_or_default();
         let part_json = to_json(&part);
         let mut preview = json!({
@@ -353,7 +352,7 @@ fn delete_robot_part_preview(app: Arc<App>, a: PartArgs) -> BoxFuture<ToolResult
     Box::pin(async move {
         let part = robot_part(&app, a.robot_part_id.0).await?;
         let request = app::GetRobotPartsRequest { robot_id: part.robot.clone() };
-        let parts = app.conn.unary(request, Retry::OnUnavailable).await?.parts;
+        let parts = app.read(request).await?.parts;
         let others: Vec<_> = parts.iter().filter(|p| p.id != part.id).map(part_summary).collect();
         Ok(json!({"part": part_summary(&part), "robot_id": part.robot, "other_parts": others}))
     })
@@ -362,7 +361,7 @@ fn delete_robot_part_preview(app: Arc<App>, a: PartArgs) -> BoxFuture<ToolResult
 /// The part, for a preview; NOT_FOUND when there is none. The whole part is never shown: it
 /// carries the part's secrets.
 async fn robot_part(app: &App, id: String) -> Result<app::RobotPart, ToolError> {
-    let response = app.conn.unary(app::GetRobotPartRequest { id }, Retry::OnUnavailable).await?;
+    let response = app.read(app::GetRobotPartRequest { id }).await?;
     Ok(response.part.unwrap_or_default())
 }
 
@@ -462,7 +461,7 @@ fn update_robot(cx: Arc<CallContext>, a: UpdateRobotArgs) -> BoxFuture<ToolResul
             (Some(name), Some(location)) => (name, location.0),
             (name, location) => {
                 let request = app::GetRobotRequest { id: id.clone() };
-                let current = cx.app.conn.unary(request, Retry::OnUnavailable).await?.robot.unwrap_or_default();
+                let current = cx.app.read(request).await?.robot.unwrap_or_default();
                 (name.unwrap_or(current.name), location.map_or(current.location, String::from))
             }
         };
@@ -479,8 +478,8 @@ fn delete_robot_preview(app: Arc<App>, a: RobotArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         let robot_id = String::from(a.robot_id);
         let (robot, parts) = tokio::try_join!(
-            app.conn.unary(app::GetRobotRequest { id: robot_id.clone() }, Retry::OnUnavailable),
-            app.conn.unary(app::GetRobotPartsRequest { robot_id: robot_id.clone() }, Retry::OnUnavailable),
+            app.read(app::GetRobotRequest { id: robot_id.clone() }),
+            app.read(app::GetRobotPartsRequest { robot_id: robot_id.clone() }),
         )?;
         let robot = robot.robot.unwrap_or_default();
         let parts: Vec<_> = parts.parts.iter().map(part_summary).collect();

@@ -3,7 +3,6 @@
 //! reads, and is bounded: one listing per organization, for at most `MAX_ORGS` organizations, and
 //! only for values that are not shaped like ids.
 use super::App;
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 
@@ -89,8 +88,7 @@ pub async fn explain(app: &App, error: ToolError, ids: &[(String, String)]) -> T
 
 /// The ids of things of `kind` named `name`, each with where it is (" in location X") when that helps.
 async fn named(app: &App, kind: Kind, name: &str) -> Result<Vec<(String, String)>, ToolError> {
-    let read = Retry::OnUnavailable;
-    let orgs = app.conn.unary(app::ListOrganizationsRequest {}, read).await?.organizations;
+    let orgs = app.read(app::ListOrganizationsRequest {}).await?.organizations;
     let mut found = Vec::new();
     if let Kind::Organization = kind {
         return Ok(orgs.into_iter().filter(|o| o.name == name).map(|o| (o.id, String::new())).collect());
@@ -99,17 +97,17 @@ async fn named(app: &App, kind: Kind, name: &str) -> Result<Vec<(String, String)
         let organization_id = org.id;
         match kind {
             Kind::Location => {
-                let locations = app.conn.unary(app::ListLocationsRequest { organization_id }, read).await?.locations;
+                let locations = app.read(app::ListLocationsRequest { organization_id }).await?.locations;
                 found.extend(locations.into_iter().filter(|l| l.name == name).map(|l| (l.id, String::new())));
             }
             Kind::Fragment => {
                 let request = app::ListFragmentsRequest { organization_id, ..Default::default() };
-                let fragments = app.conn.unary(request, read).await?.fragments;
+                let fragments = app.read(request).await?.fragments;
                 found.extend(fragments.into_iter().filter(|f| f.name == name).map(|f| (f.id, String::new())));
             }
             Kind::Robot | Kind::Part => {
                 let request = app::ListMachineSummariesRequest { organization_id, ..Default::default() };
-                let summaries = app.conn.unary(request, read).await?.location_summaries;
+                let summaries = app.read(request).await?.location_summaries;
                 for location in summaries {
                     let place = format!(" (in location {:?})", location.location_name);
                     for machine in location.machine_summaries {

@@ -2,7 +2,6 @@
 use super::args::{Authorization, Id, LocationArgs, OrgArgs};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg::*;
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -263,10 +262,8 @@ fn delete_organization_preview(app: Arc<App>, a: OrgArgs) -> BoxFuture<ToolResul
     Box::pin(async move {
         let organization_id = String::from(a.org_id);
         let (organization, locations) = tokio::try_join!(
-            app.conn
-                .unary(app::GetOrganizationRequest { organization_id: organization_id.clone() }, Retry::OnUnavailable),
-            app.conn
-                .unary(app::ListLocationsRequest { organization_id: organization_id.clone() }, Retry::OnUnavailable),
+            app.read(app::GetOrganizationRequest { organization_id: organization_id.clone() }),
+            app.read(app::ListLocationsRequest { organization_id: organization_id.clone() }),
         )?;
         let organization = organization.organization.unwrap_or_default();
         Ok(json!({
@@ -284,8 +281,7 @@ fn delete_organization_member_preview(app: Arc<App>, a: MemberArgs) -> BoxFuture
         let organization_id = String::from(a.org_id);
         let user_id = String::from(a.user_id);
         let list = app::ListAuthorizationsRequest { organization_id: organization_id.clone(), resource_ids: vec![] };
-        let (listed, authorizations) =
-            tokio::try_join!(members(&app, &organization_id), app.conn.unary(list, Retry::OnUnavailable))?;
+        let (listed, authorizations) = tokio::try_join!(members(&app, &organization_id), app.read(list))?;
         // Emails only: last_login and last_access move on their own and would fail the recheck.
         let emails = listed.members.into_iter().find(|m| m.user_id == user_id).map(|m| m.emails);
         let roles: Vec<_> =
@@ -313,5 +309,5 @@ fn delete_organization_invite_preview(app: Arc<App>, a: InviteArgs) -> BoxFuture
 /// The organization's members and pending invites.
 async fn members(app: &App, organization_id: &str) -> Result<app::ListOrganizationMembersResponse, ToolError> {
     let request = app::ListOrganizationMembersRequest { organization_id: organization_id.into() };
-    app.conn.unary(request, Retry::OnUnavailable).await
+    app.read(request).await
 }

@@ -3,7 +3,6 @@ use super::args::{Id, OrgArgs, PackageType, RegistryItemStatus, Visibility};
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, row, unary, unary_with_preview};
 use crate::call::FileArg;
 use crate::call::ScopeArg::*;
-use crate::connection::Retry;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
@@ -145,7 +144,7 @@ fn delete_registry_item_preview(app: std::sync::Arc<App>, a: ItemArgs) -> BoxFut
     Box::pin(async move {
         let request =
             app::GetRegistryItemRequest { item_id: a.item_id.into(), include_markdown_documentation: Some(false) };
-        let item = app.conn.unary(request, Retry::OnUnavailable).await?.item.unwrap_or_default();
+        let item = app.read(request).await?.item.unwrap_or_default();
         // A registry item carries no secrets; its JSON gives the enum names.
         let named = to_json(&item);
         Ok(json!({
