@@ -5,20 +5,33 @@ use heck::ToUpperCamelCase;
 use prost::Message;
 use std::fmt::Write as _;
 
+#[path = "src/config_fields.rs"]
+mod config_fields;
+#[path = "src/output_schema.rs"]
+mod output_schema;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=src/config_fields.rs");
+    println!("cargo:rerun-if-changed=src/output_schema.rs");
     let fds = protox::compile(["app/v1/app.proto", "rpc/v1/auth.proto"], ["proto/viam", "proto"])?;
     // The runtime pool never reads comments or source positions; without them it decodes in a
     // fraction of the time, which is most of the server's startup.
     let mut runtime = fds.clone();
     runtime.file.iter_mut().for_each(|file| file.source_code_info = None);
     std::fs::write(out.join("descriptor.bin"), runtime.encode_to_vec())?;
+    let pool = prost_reflect::DescriptorPool::decode(runtime.encode_to_vec().as_slice())?;
 
     let mut rpcs = String::new();
+    // Each method's response schema, as `proto_json::output_schema` hands it to the catalogue.
+    let mut schemas = std::collections::BTreeMap::new();
     for file in fds.file.iter().filter(|f| f.package() == "viam.app.v1") {
         for service in &file.service {
             for method in &service.method {
+                let response = method.output_type().trim_start_matches('.');
+                let message = pool.get_message_by_name(response).ok_or(format!("{response} is not in the pool"))?;
+                schemas.insert(response.to_string(), serde_json::to_string(&output_schema::object_schema(&message))?);
                 let rust_type = |full: &str| {
                     let name = full.rsplit('.').next().unwrap_or(full);
                     format!("crate::proto::viam::app::v1::{}", name.to_upper_camel_case())
@@ -37,6 +50,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     std::fs::write(out.join("rpcs.rs"), rpcs)?;
+    let mut lookup =
+        String::from("fn output_schema_json(full_name: &str) -> Option<&'static str> {\n    match full_name {\n");
+    for (name, schema) in &schemas {
+        writeln!(lookup, "        {name:?} => Some({schema:?}),")?;
+    }
+    lookup.push_str("        _ => None,\n    }\n}\n");
+    std::fs::write(out.join("output_schemas.rs"), lookup)?;
 
     let mut config = prost_build::Config::new();
     config.enable_type_names();

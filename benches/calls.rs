@@ -318,9 +318,10 @@ async fn main() {
         let mark = MarkPartForRestartRequest { part_id: ids::PART_ROVER_1_MAIN.into() };
         conn.unary(mark, Retry::Never).await.unwrap();
     }
-    // A config of ~1.7 MB, which get_robot_part returns three times over: a ~5 MB response.
+    // A config of ~2.5 MB, which a get_robot_part frame carries twice (as text and as structured
+    // content): a ~5 MB response.
     let big_part = conn.unary(GetRobotPartRequest { id: ids::PART_BENCH_SENSORS.into() }, Retry::Never).await.unwrap();
-    let components: Vec<Value> = (0..11_000)
+    let components: Vec<Value> = (0..17_500)
         .map(|i| json!({"name": format!("sensor-{i}"), "api": "rdk:component:sensor", "model": "rdk:builtin:fake", "attributes": {"rate_hz": i % 50, "note": "benchmark padding"}}))
         .collect();
     let update = UpdateRobotPartRequest {

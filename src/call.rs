@@ -112,6 +112,20 @@ impl CallContext {
         self.app.conn.unary(request, self.risk.retry()).await
     }
 
+    /// The response as proto3 JSON, read straight from its wire bytes.
+    pub async fn unary_json<R: Rpc>(&self, request: R) -> ToolResult {
+        let bytes = self.app.conn.unary_wire(request, self.risk.retry()).await?;
+        crate::proto_json::wire_json::<R::Response>(&bytes).ok_or_else(|| ToolError::Grpc {
+            code: tonic::Code::Internal,
+            message: format!(
+                "{} was answered (so any change it asked for was made), but the answer is not a valid {}",
+                R::method(),
+                <R::Response as prost::Name>::full_name()
+            ),
+            hint: None,
+        })
+    }
+
     pub async fn report(&self, done: f64, total: Option<f64>, message: String) {
         if let Some(progress) = &self.progress {
             progress(done, total, message).await;

@@ -3,10 +3,13 @@
 use crate::error::ToolError;
 use crate::proto::Rpc;
 use crate::proto::rpc::v1::{AuthenticateRequest, Credentials, auth_service_client::AuthServiceClient};
+use prost::bytes::Buf as _;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -107,11 +110,23 @@ impl Connection {
 
     /// One unary call.
     pub async fn unary<R: Rpc>(&self, request: R, retry: Retry) -> Result<R::Response, ToolError> {
+        self.unary_with(request, retry, codec::<R>).await
+    }
+
+    /// The response's wire bytes, not decoded: for a caller that only turns them into JSON.
+    pub async fn unary_wire<R: Rpc>(&self, request: R, retry: Retry) -> Result<Vec<u8>, ToolError> {
+        self.unary_with(request, retry, WireCodec::<R>::default).await
+    }
+
+    async fn unary_with<R: Rpc, C>(&self, request: R, retry: Retry, codec: fn() -> C) -> Result<C::Decode, ToolError>
+    where
+        C: Codec<Encode = R, Decode: Sync>,
+    {
         self.with_auth(R::method(), retry, |bearer| {
             let request = self.request(request.clone(), bearer, true);
             async move {
                 let mut grpc = self.grpc().await?;
-                Ok(grpc.unary(request, path::<R>(), codec::<R>()).await?.into_inner())
+                Ok(grpc.unary(request, path::<R>(), codec()).await?.into_inner())
             }
         })
         .await
@@ -320,6 +335,43 @@ fn path<R: Rpc>() -> PathAndQuery {
 
 fn codec<R: Rpc>() -> tonic_prost::ProstCodec<R, R::Response> {
     tonic_prost::ProstCodec::default()
+}
+
+/// Encodes the request as prost does and hands back the response's bytes as they arrived.
+struct WireCodec<R>(PhantomData<fn(R)>);
+
+impl<R> Default for WireCodec<R> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<R: prost::Message + Send + 'static> Codec for WireCodec<R> {
+    type Encode = R;
+    type Decode = Vec<u8>;
+    type Encoder = tonic_prost::ProstEncoder<R>;
+    type Decoder = WireDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        WireDecoder
+    }
+}
+
+struct WireDecoder;
+
+impl Decoder for WireDecoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let mut bytes = vec![0; buf.remaining()];
+        buf.copy_to_slice(&mut bytes);
+        Ok(Some(bytes))
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 pub mod call;
+mod config_fields;
 pub mod connection;
 pub mod cursor;
 pub mod error;

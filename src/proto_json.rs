@@ -1,11 +1,12 @@
 //! The one proto → JSON path: proto3 JSON with the proto's snake_case field names, RFC 3339
 //! timestamps, `Struct` as plain JSON and enums as names, exactly as prost-reflect writes it, but
-//! with each part or fragment config once (see [`CONFIGS`]). Also derives the JSON Schema of a
+//! with each part or fragment config once (see [`CONFIGS`]). Also gives the JSON Schema of a
 //! message as this writes it.
 //!
 //! The JSON is read straight from the message's wire bytes with its descriptor. prost-reflect would
 //! first build a `DynamicMessage` and then re-encode and re-decode every `Struct` in it, which costs
 //! about 30 times the walk for a part with a config.
+use crate::config_fields::{CONFIGS, HANDED_DOWN};
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use prost::Message as _;
@@ -20,6 +21,12 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
 
 const OPTIONS: SerializeOptions = SerializeOptions::new().use_proto_field_name(true).skip_default_fields(false);
 
+/// Decodes the descriptor pool now (on a thread of its own), so that the first call does not wait
+/// for it; starting and listing the tools never needs it.
+pub fn decode_pool_ahead() {
+    std::thread::spawn(|| LazyLock::force(&POOL));
+}
+
 pub fn descriptor(full_name: &str) -> MessageDescriptor {
     POOL.get_message_by_name(full_name).unwrap_or_else(|| panic!("message {full_name} is in the descriptor set"))
 }
@@ -33,25 +40,14 @@ pub fn to_dynamic<M: prost::Message>(full_name: &str, message: &M) -> DynamicMes
 /// Serializes any generated message as proto3 JSON, each config once.
 pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Value {
     message_json(&descriptor(&M::full_name()), &message.encode_to_vec())
+        .expect("proto3 JSON serialization of a valid message")
 }
 
-/// Each config once (issue 7): a part or fragment carries its config as one JSON object, in its
-/// `Struct` field (`kept`), taken from the first of these that holds a JSON object: the config text
-/// its response carries beside it (see [`HANDED_DOWN`]), its own `*_config_json` text (`text`;
-/// texts keep integers exact), its `Struct`. The texts are not written. (message, kept, text)
-const CONFIGS: [(&str, &str, &str); 2] = [
-    ("viam.app.v1.RobotPart", "robot_config", "robot_config_json"),
-    ("viam.app.v1.Fragment", "fragment", "fragment_config_json"),
-];
-
-/// A config a message carries beside the part or fragment it belongs to: (message, field, child).
-/// A text is the child's first choice and a `Struct` its last; it is not written itself, except a
-/// `Struct` when the child is absent. No config text is ever written, so redaction need not parse
-/// one.
-const HANDED_DOWN: [(&str, &str, &str); 2] = [
-    ("viam.app.v1.GetRobotPartResponse", "config_json", "part"),
-    ("viam.app.v1.FragmentHistoryEntry", "config", "old"),
-];
+/// [`to_json`] of a message as it came off the wire, without decoding it into prost types first;
+/// `None` if the bytes are not such a message (or hold what proto3 JSON cannot write).
+pub fn wire_json<M: prost::Name>(bytes: &[u8]) -> Option<Value> {
+    message_json(&descriptor(&M::full_name()), bytes)
+}
 
 /// A config still as wire bytes: as JSON text, as a `Struct`.
 #[derive(Clone, Copy, Default)]
@@ -64,17 +60,17 @@ struct Wire<'a> {
 pub fn struct_to_json(value: &prost_types::Struct) -> Value {
     struct_json(value).unwrap_or_else(|| {
         let desc = descriptor("google.protobuf.Struct");
-        reflect_json(&desc, &value.encode_to_vec())
+        reflect_json(&desc, &value.encode_to_vec()).expect("proto3 JSON serialization of a valid message")
     })
 }
 
 /// prost-reflect's own serializer: for the well-known types the walk leaves to it, and for what
 /// the walk does not read (a non-finite number in a `Value` is an error there, as it always was).
-pub(crate) fn reflect_json(desc: &MessageDescriptor, bytes: &[u8]) -> Value {
+pub(crate) fn reflect_json(desc: &MessageDescriptor, bytes: &[u8]) -> Option<Value> {
     DynamicMessage::decode(desc.clone(), bytes)
-        .expect("a message re-decodes with its own descriptor")
+        .ok()?
         .serialize_with_options(serde_json::value::Serializer, &OPTIONS)
-        .expect("proto3 JSON serialization of a valid message")
+        .ok()
 }
 
 /// Converts a JSON object to a `google.protobuf.Struct` as the SDK's `dict_to_struct` does:
@@ -96,14 +92,14 @@ fn to_value(value: &Value) -> prost_types::Value {
     prost_types::Value { kind: Some(kind) }
 }
 
-fn message_json(desc: &MessageDescriptor, bytes: &[u8]) -> Value {
+fn message_json(desc: &MessageDescriptor, bytes: &[u8]) -> Option<Value> {
     handed_json(desc, bytes, Wire::default())
 }
 
 /// The walk reads all that prost encodes of a viam message; what it leaves to prost-reflect is a
 /// well-known type other than those it reads, which holds no config.
-fn handed_json(desc: &MessageDescriptor, bytes: &[u8], handed: Wire) -> Value {
-    walk(desc, bytes, handed).unwrap_or_else(|| reflect_json(desc, bytes))
+fn handed_json(desc: &MessageDescriptor, bytes: &[u8], handed: Wire) -> Option<Value> {
+    walk(desc, bytes, handed).or_else(|| reflect_json(desc, bytes))
 }
 
 /// The fields prost-reflect writes with `skip_default_fields(false)`: every field that has no
@@ -126,7 +122,11 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Wire) -> Option<Valu
     let mut out = Map::new();
     while !bytes.is_empty() {
         let (number, wire_type) = decode_key(&mut bytes).ok()?;
-        let field = desc.get_field(number)?;
+        // A field this build does not know (a newer service's) is skipped, as prost skips it.
+        let Some(field) = desc.get_field(number) else {
+            skip(wire_type, &mut bytes)?;
+            continue;
+        };
         let name = field.name();
         if config.is_some_and(|&(_, kept, _)| name == kept) {
             own.structure = Some(take_len(wire_type, &mut bytes)?);
@@ -160,9 +160,11 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Wire) -> Option<Valu
     if let Some(&(_, kept, _)) = config {
         let text =
             [handed.text, own.text].into_iter().flatten().find_map(|t| serde_json::from_slice::<Map<_, _>>(t).ok());
-        let structure =
-            || own.structure.or(handed.structure).map(|s| message_json(&descriptor("google.protobuf.Struct"), s));
-        if let Some(value) = text.map(Value::Object).or_else(structure) {
+        let structure = match own.structure.or(handed.structure) {
+            Some(s) if text.is_none() => Some(message_json(&descriptor("google.protobuf.Struct"), s)?),
+            _ => None,
+        };
+        if let Some(value) = text.map(Value::Object).or(structure) {
             out.insert(kept.to_string(), value);
         }
     }
@@ -173,7 +175,7 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Wire) -> Option<Valu
                 structure => Wire { text: None, structure: structure.map(|(_, s)| s) },
             };
             let Kind::Message(m) = child.kind() else { return None };
-            out.insert(child.name().to_string(), handed_json(&m, below, handed));
+            out.insert(child.name().to_string(), handed_json(&m, below, handed)?);
         }
         // With nothing to hand it to, a `Struct` stays where it is; a text is never written.
         (Some((field, payload)), None) if field.kind() != Kind::String => {
@@ -232,6 +234,17 @@ fn take_len<'a>(wire_type: WireType, bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(value)
 }
 
+/// Steps over one field's value; groups (proto2) are left to prost-reflect.
+fn skip(wire_type: WireType, bytes: &mut &[u8]) -> Option<()> {
+    match wire_type {
+        WireType::Varint => decode_varint(bytes).ok().map(drop),
+        WireType::SixtyFourBit => take_fixed::<8>(bytes).map(drop),
+        WireType::ThirtyTwoBit => take_fixed::<4>(bytes).map(drop),
+        WireType::LengthDelimited => take_len(wire_type, bytes).map(drop),
+        WireType::StartGroup | WireType::EndGroup => None,
+    }
+}
+
 fn take_fixed<const N: usize>(bytes: &mut &[u8]) -> Option<[u8; N]> {
     let (value, rest) = bytes.split_first_chunk::<N>()?;
     *bytes = rest;
@@ -272,7 +285,7 @@ fn scalar(kind: &Kind, wire_type: WireType, bytes: &mut &[u8]) -> Option<Value> 
 /// The value of a length-delimited field of `kind` from its payload.
 fn delimited(kind: &Kind, payload: &[u8]) -> Option<Value> {
     Some(match kind {
-        Kind::Message(m) => message_json(m, payload),
+        Kind::Message(m) => message_json(m, payload)?,
         Kind::String => Value::String(std::str::from_utf8(payload).ok()?.to_string()),
         Kind::Bytes => Value::String(BASE64_STANDARD.encode(payload)),
         _ => return None,
@@ -296,7 +309,8 @@ fn default_json(field: &FieldDescriptor) -> Value {
         Kind::Double => Value::from(0f64),
         Kind::Float => Value::from(0f32),
         Kind::Enum(e) => enum_json(&e, 0),
-        Kind::Message(m) => message_json(&m, &[]),
+        // An empty message always has its JSON; `Null` is never reached.
+        Kind::Message(m) => message_json(&m, &[]).unwrap_or_default(),
     }
 }
 
@@ -345,62 +359,14 @@ fn value_json(v: &prost_types::Value) -> Option<Value> {
     })
 }
 
-/// The JSON Schema of `to_json`'s output for a message: its fields, one level deep.
-/// A config text or handed-down config is not written (see [`CONFIGS`]), so it is not listed.
-pub fn object_schema(message: &MessageDescriptor) -> Map<String, Value> {
-    let name = message.full_name();
-    let written = |field: &FieldDescriptor| {
-        !CONFIGS.iter().any(|&(m, _, text)| m == name && text == field.name())
-            && !HANDED_DOWN.iter().any(|&(m, handed, _)| m == name && handed == field.name())
-    };
-    let properties: Map<String, Value> =
-        message.fields().filter(written).map(|field| (field.name().to_string(), field_schema(&field))).collect();
-    let mut schema = Map::new();
-    schema.insert("type".into(), json!("object"));
-    schema.insert("properties".into(), Value::Object(properties));
-    schema
-}
+include!(concat!(env!("OUT_DIR"), "/output_schemas.rs"));
 
-fn field_schema(field: &FieldDescriptor) -> Value {
-    if field.is_map() {
-        return json!({"type": ["object", "null"]});
-    }
-    let mut single = kind_schema(&field.kind());
-    if !field.is_list() {
-        return single;
-    }
-    // An element of a list is never null, so an item is just an object (or a time).
-    if let Some(types) = single.get("type").and_then(Value::as_array).filter(|t| t.len() == 2 && t[1] == "null") {
-        single["type"] = types[0].clone();
-    }
-    json!({"type": "array", "items": single})
-}
-
-fn kind_schema(kind: &Kind) -> Value {
-    match kind {
-        Kind::String | Kind::Bytes => json!({"type": "string"}),
-        Kind::Bool => json!({"type": "boolean"}),
-        // proto3 JSON writes 64-bit integers as strings.
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => {
-            json!({"type": "string", "pattern": "^-?[0-9]+$"})
-        }
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 | Kind::Uint32 | Kind::Fixed32 => {
-            json!({"type": "integer"})
-        }
-        // NaN and the infinities are strings in proto3 JSON.
-        Kind::Double | Kind::Float => json!({"type": ["number", "string"]}),
-        // Names for known values; a newer server may send a number this build has no name for.
-        Kind::Enum(e) => json!({
-            "type": ["string", "integer"],
-            "description": e.values().map(|v| v.name().to_string()).collect::<Vec<_>>().join(" | "),
-        }),
-        Kind::Message(m) => match m.full_name() {
-            "google.protobuf.Timestamp" => json!({"type": ["string", "null"], "format": "date-time"}),
-            "google.protobuf.Value" => json!({}),
-            "google.protobuf.ListValue" => json!({"type": ["array", "null"]}),
-            _ => json!({"type": ["object", "null"]}),
-        },
-    }
+/// The JSON Schema of `to_json`'s output for a response message, one level deep. It is derived
+/// from the descriptors when the crate is built (`src/output_schema.rs`), so listing the tools
+/// needs no descriptor pool: the pool is decoded only for the first call.
+pub fn output_schema(full_name: &str) -> Map<String, Value> {
+    let text = output_schema_json(full_name).unwrap_or_else(|| panic!("{full_name} is not a method's response"));
+    serde_json::from_str(text).expect("build.rs writes each schema as a JSON object")
 }
 
 #[cfg(test)]
@@ -504,14 +470,32 @@ mod tests {
     }
 
     #[test]
+    fn off_the_wire_a_newer_services_fields_are_skipped_and_bad_bytes_are_refused() {
+        let response = GetRobotPartResponse {
+            part: Some(RobotPart {
+                id: "p1".into(),
+                robot_config_json: Some(r#"{"a": 1}"#.into()),
+                ..Default::default()
+            }),
+            config_json: r#"{"a": 1}"#.into(),
+        };
+        let known = response.encode_to_vec();
+        // Fields 900 (varint), 901 (bytes), 902 (fixed64) and 903 (fixed32), unknown to this build.
+        let mut newer = known.clone();
+        newer.extend([0xa0, 0x38, 0x05, 0xaa, 0x38, 0x02, b'h', b'i', 0xb1, 0x38, 0, 0, 0, 0, 0, 0, 0, 0]);
+        newer.extend([0xbd, 0x38, 0, 0, 0, 0]);
+        assert_eq!(wire_json::<GetRobotPartResponse>(&newer), Some(to_json(&response)));
+        assert_eq!(wire_json::<GetRobotPartResponse>(&known[..known.len() - 3]), None, "cut short");
+        assert_eq!(wire_json::<GetRobotPartResponse>(&[0x0a, 0x03, 0xff, 0xff, 0xff]), None, "bad nested bytes");
+    }
+
+    #[test]
     fn output_schemas_leave_out_the_config_texts() {
-        let properties = |name: &str| object_schema(&descriptor(name))["properties"].as_object().unwrap().clone();
+        let properties = |name: &str| output_schema(name)["properties"].as_object().unwrap().clone();
         let response = properties("viam.app.v1.GetRobotPartResponse");
         assert_eq!(response.keys().collect::<Vec<_>>(), ["part"]);
-        let part = properties("viam.app.v1.RobotPart");
-        assert!(part.get("robot_config_json").is_none());
-        assert_eq!(part["robot_config"], json!({"type": ["object", "null"]}));
-        assert!(properties("viam.app.v1.Fragment").get("fragment_config_json").is_none());
-        assert!(properties("viam.app.v1.FragmentHistoryEntry").get("config").is_none());
+        assert_eq!(response["part"], json!({"type": ["object", "null"]}));
+        let history = properties("viam.app.v1.GetFragmentHistoryResponse");
+        assert_eq!(history["history"], json!({"type": "array", "items": {"type": "object"}}));
     }
 }

@@ -10,6 +10,8 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// What applies to many tools is said once here rather than in each description.
 const INSTRUCTIONS: &str = "Manage a Viam robot fleet: organizations, locations, machines (robots) \
@@ -42,12 +44,13 @@ pub struct FleetServer {
     exposed: Arc<Vec<usize>>,
     /// Their definitions, built once.
     tools: Arc<Vec<Tool>>,
+    memory: Arc<HeapReturn>,
 }
 
 impl FleetServer {
     pub fn new(fleet: Arc<Fleet>, exposed: Vec<usize>) -> Self {
         let tools = exposed.iter().map(|&i| catalogue().tools[i].clone()).collect();
-        Self { fleet, exposed: Arc::new(exposed), tools: Arc::new(tools) }
+        Self { fleet, exposed: Arc::new(exposed), tools: Arc::new(tools), memory: Arc::default() }
     }
 
     fn row(&self, name: &str) -> Option<&'static ToolRow> {
@@ -97,6 +100,7 @@ impl ServerHandler for FleetServer {
             });
             sink
         });
+        let _in_flight = InFlight::new(&self.memory);
         let call = Call {
             arguments: request.arguments.unwrap_or_default(),
             cancel: context.ct.clone(),
@@ -121,27 +125,61 @@ impl ServerHandler for FleetServer {
 /// does; the frame writer serializes the structured copy.
 fn structured(value: Value, is_error: bool) -> CallToolResult {
     let text = serde_json::to_string(&value).expect("a JSON value always serializes");
-    if text.len() >= BIG_RESULT {
-        release_memory_soon();
-    }
     let content = vec![ContentBlock::text(text)];
     let mut result = if is_error { CallToolResult::error(content) } else { CallToolResult::success(content) };
     result.structured_content = Some(value);
     result
 }
 
-/// A result this large leaves tens of MB free in the heap once its frame is written.
-const BIG_RESULT: usize = 1 << 20;
+/// How long the server must have had no call in flight before it returns freed heap.
+const IDLE: Duration = Duration::from_millis(100);
 
-/// glibc keeps freed memory mapped; after a big result, give it back to the system once the frame
-/// has had time to be written (measured: 55 → 31 MB of RSS after a 5 MB result).
-fn release_memory_soon() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    tokio::spawn(async {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        // SAFETY: malloc_trim only returns free heap pages to the kernel.
-        unsafe { libc::malloc_trim(0) };
-    });
+/// glibc keeps the heap that a burst of calls or a big result freed mapped; once calls pause, it is
+/// given back to the system (measured in `benches/calls.rs`: 55 → 31 MB after a 5 MB result).
+#[derive(Default)]
+struct HeapReturn {
+    in_flight: AtomicUsize,
+    /// Calls ended so far: a call that came and went while waiting means the server was not idle.
+    ended: AtomicU64,
+    waiting: AtomicBool,
+}
+
+/// One call in flight, counted until it ends, however it ends (done, cancelled or panicked).
+struct InFlight(Arc<HeapReturn>);
+
+impl InFlight {
+    fn new(memory: &Arc<HeapReturn>) -> Self {
+        memory.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(memory.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let memory = &self.0;
+        memory.ended.fetch_add(1, Ordering::Relaxed);
+        if memory.in_flight.fetch_sub(1, Ordering::Relaxed) != 1 || memory.waiting.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        // A call dropped while the runtime shuts down has no one to wait for.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let memory = memory.clone();
+        runtime.spawn(async move {
+            loop {
+                let seen = memory.ended.load(Ordering::Relaxed);
+                tokio::time::sleep(IDLE).await;
+                if memory.in_flight.load(Ordering::Relaxed) == 0 && memory.ended.load(Ordering::Relaxed) == seen {
+                    break;
+                }
+            }
+            memory.waiting.store(false, Ordering::Relaxed);
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only returns free heap pages to the kernel.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        });
+    }
 }
 
 #[cfg(test)]

@@ -101,9 +101,9 @@ fn four() -> u32 {
 fn get_robot_part(cx: std::sync::Arc<CallContext>, a: GetRobotPartArgs) -> BoxFuture<ToolResult> {
     Box::pin(async move {
         // The pipeline checked `dest` before any RPC; as in the SDK, an empty one writes nothing.
-        let dest = cx.file("dest").cloned();
-        let response = cx.unary(app::GetRobotPartRequest { id: a.robot_part_id.into() }).await?;
-        let Some(target) = dest else { return Ok(to_json(&response)) };
+        let request = app::GetRobotPartRequest { id: a.robot_part_id.into() };
+        let Some(target) = cx.file("dest").cloned() else { return cx.unary_json(request).await };
+        let response = cx.unary(request).await?;
         let given = a.dest.unwrap_or_default();
         let failed = |e: String| ToolError::local(format!("cannot write the config to {given:?}: {e}"));
         let pretty = python_json_dumps(&response.config_json, a.indent as usize)

@@ -23,7 +23,7 @@ pub use crate::call::{App, BoxFuture, CallContext, Risk, RowPolicy, ToolResult, 
 use crate::call::{FileArg, HandsOut, ScopeArg};
 use crate::error::ToolError;
 use crate::proto::Rpc;
-use crate::proto_json::{descriptor, object_schema, to_json};
+use crate::proto_json::{descriptor, output_schema};
 use crate::safety::budget;
 use crate::safety::filter::Listed;
 use prost_reflect::MessageDescriptor;
@@ -52,14 +52,19 @@ pub struct Op {
     output_schema: JsonObject,
     /// The AppService method, for the catalogue listing.
     pub method: &'static str,
-    /// The response message the result carries, which redaction walks by type.
-    pub response: MessageDescriptor,
+    /// The response message the result carries, looked up only when a call needs it.
+    response: fn() -> MessageDescriptor,
     /// Whether the op reads a preview of what it would affect.
     pub has_preview: bool,
     prepare: Prepare,
 }
 
 impl Op {
+    /// The response message the result carries, which redaction walks by type.
+    pub fn response(&self) -> MessageDescriptor {
+        (self.response)()
+    }
+
     /// Parses and validates the arguments completely; nothing is sent.
     pub fn prepare(&self, arguments: JsonObject, app: &App) -> Result<Box<dyn Prepared>, ToolError> {
         (self.prepare)(arguments, app)
@@ -102,13 +107,13 @@ impl<A: Clone + Send + Sync + 'static, R: Rpc> Prepared for UnaryCall<A, R> {
 
     fn run(self: Box<Self>, cx: Arc<CallContext>) -> BoxFuture<ToolResult> {
         Box::pin(async move {
-            let response = cx.unary(self.request).await?;
             let mut result = if self.empty_response {
+                cx.unary(self.request).await?;
                 let mut done = self.echo.clone();
                 done.insert("status".into(), json!("ok"));
                 Value::Object(done)
             } else {
-                to_json(&response)
+                cx.unary_json(self.request).await?
             };
             if self.default_location {
                 defaults::report(&cx.app, &self.echo, &mut result);
@@ -123,14 +128,14 @@ where
     A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     R: Rpc,
 {
-    let response = descriptor(&<R::Response as prost::Name>::full_name());
-    let empty_response = response.fields().len() == 0;
+    let response_schema = output_schema(&<R::Response as prost::Name>::full_name());
+    let empty_response = response_schema["properties"].as_object().is_none_or(|fields| fields.is_empty());
     let mut output_schema = if empty_response {
         // `{"status": "ok"}` plus the arguments, echoed.
         let schema = json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]});
         schema.as_object().cloned().unwrap_or_default()
     } else {
-        object_schema(&response)
+        response_schema
     };
     let schema = input_schema::<A>();
     let default_location = defaults::takes_default_location(&schema);
@@ -141,7 +146,7 @@ where
         input_schema: schema.clone(),
         output_schema,
         method: R::method(),
-        response,
+        response: descriptor_of::<R::Response>,
         has_preview: preview.is_some(),
         prepare: Box::new(move |arguments, app| {
             let parsed: A = parse(&schema, &arguments)?;
@@ -202,18 +207,21 @@ where
     A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     M: prost::Name,
 {
-    let response = descriptor(&M::full_name());
     let schema = input_schema::<A>();
     Op {
         input_schema: schema.clone(),
-        output_schema: object_schema(&response),
+        output_schema: output_schema(&M::full_name()),
         method,
-        response,
+        response: descriptor_of::<M>,
         has_preview: preview.is_some(),
         prepare: Box::new(move |arguments, _| {
             Ok(Box::new(CustomCall { arguments: parse::<A>(&schema, &arguments)?, run, preview }))
         }),
     }
+}
+
+fn descriptor_of<M: prost::Name>() -> MessageDescriptor {
+    descriptor(&M::full_name())
 }
 
 fn input_schema<A: JsonSchema + 'static>() -> Arc<JsonObject> {

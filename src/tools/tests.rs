@@ -116,7 +116,7 @@ fn every_row_declares_its_policy() {
         if row.risk == Risk::Destructive {
             assert!(row.op.has_preview, "{} is destructive but has no preview", row.name);
         }
-        let issues_secret = SECRET_ISSUING.contains(&row.op.response.full_name());
+        let issues_secret = SECRET_ISSUING.contains(&row.op.response().full_name());
         assert_eq!(policy.hands_out.is_some(), issues_secret, "{}: hands_out does not match its response", row.name);
         let declared: Vec<&str> = policy.files.iter().map(|f| f.argument()).collect();
         for file_like in ["dest", "file_path"] {
@@ -140,11 +140,11 @@ fn every_list_tool_pages_its_lists() {
         assert!(!own.contains_key("limit") || row.policy.pages.is_empty(), "{}: limit is the server's", row.name);
         assert!(!own.contains_key("cursor") || row.policy.pages.is_empty(), "{}: cursor is the server's", row.name);
         for list in row.policy.pages {
-            let field = row.op.response.get_field_by_name(list);
+            let field = row.op.response().get_field_by_name(list);
             assert!(field.is_some_and(|f| f.is_list()), "{}: {list} is not a repeated field", row.name);
         }
         let lists =
-            row.op.response.fields().any(|f| f.is_list() && matches!(f.kind(), prost_reflect::Kind::Message(_)));
+            row.op.response().fields().any(|f| f.is_list() && matches!(f.kind(), prost_reflect::Kind::Message(_)));
         if row.risk == Risk::Read && lists && !NOT_PAGED.contains(&row.name) && row.policy.pages.is_empty() {
             unpaged.push(row.name);
         }

@@ -55,7 +55,7 @@ pub fn json_to_struct(value: serde_json::Value) -> Result<prost_types::Struct, S
 mod tests {
     use super::super::State;
     use crate::proto::viam::app::v1::*;
-    use crate::proto_json::{descriptor, reflect_json, to_json};
+    use crate::proto_json::{descriptor, reflect_json, to_json, wire_json};
     use crate::sandbox::{DEMO_API_KEY, DEMO_API_KEY_ID, Seed, seed};
     use prost::{Message, Name};
     use prost_types::value::Kind;
@@ -63,7 +63,9 @@ mod tests {
 
     fn same<M: Message + Name>(message: &M) {
         let direct = serde_json::to_string(&to_json(message)).unwrap();
-        let mut reference = reflect_json(&descriptor(&M::full_name()), &message.encode_to_vec());
+        let off_the_wire = wire_json::<M>(&message.encode_to_vec()).expect("valid bytes");
+        assert_eq!(direct, serde_json::to_string(&off_the_wire).unwrap(), "{} off the wire", M::full_name());
+        let mut reference = reflect_json(&descriptor(&M::full_name()), &message.encode_to_vec()).unwrap();
         config_once(&mut reference);
         assert_eq!(direct, serde_json::to_string(&reference).unwrap(), "{}", M::full_name());
     }
