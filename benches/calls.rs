@@ -290,13 +290,14 @@ async fn startup(app_url: &str) -> Duration {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let bench_started = Instant::now();
-    // First, while nothing has touched them: what the server builds before it can answer tools/list.
-    let t = Instant::now();
-    proto_json::descriptor("viam.app.v1.RobotPart");
-    let pool_time = t.elapsed();
+    // First, while nothing has touched them: what the server builds before it can answer
+    // tools/list (the catalogue), and what it decodes on a thread of its own for the first call.
     let t = Instant::now();
     let tools = &viam_fleet_mcp::tools::catalogue().tools;
     let catalogue_time = t.elapsed();
+    let t = Instant::now();
+    proto_json::descriptor("viam.app.v1.RobotPart");
+    let pool_time = t.elapsed();
     let t = Instant::now();
     let list_bytes = serde_json::to_vec(tools).unwrap().len();
     let list_time = t.elapsed();
@@ -488,10 +489,11 @@ async fn main() {
     row("1,000-entry log page: MCP over stdio", logs_mcp);
     row("startup to the first tools/list answer", startup);
     println!(
-        "    of which, in process: descriptor pool {:.2} ms, catalogue {:.2} ms, tools/list JSON ({list_bytes} bytes) {:.2} ms",
-        pool_time.as_secs_f64() * 1e3,
+        "    in process: catalogue {:.2} ms, tools/list JSON ({list_bytes} bytes) {:.2} ms; off that path, the \
+         descriptor pool {:.2} ms",
         catalogue_time.as_secs_f64() * 1e3,
-        list_time.as_secs_f64() * 1e3
+        list_time.as_secs_f64() * 1e3,
+        pool_time.as_secs_f64() * 1e3
     );
 
     println!("\nthroughput, calls/s at 1 / 8 / 64 / 256 in flight");
