@@ -198,10 +198,11 @@ const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","param
 "#;
 
 impl Mcp {
-    fn spawn(app_url: &str) -> Self {
+    fn spawn(app_url: &str, options: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             // The transport's cost for big results is measured here, so no result is paged.
             .args(["--max-result-bytes", "100000000"])
+            .args(options)
             .env("VIAM_APP_URL", app_url)
             .env("VIAM_API_KEY_ID", DEMO_API_KEY_ID)
             .env("VIAM_API_KEY", DEMO_API_KEY)
@@ -218,8 +219,8 @@ impl Mcp {
     }
 
     /// Spawned, initialized, and `tools/list` answered.
-    async fn start(app_url: &str) -> Self {
-        let mut mcp = Self::spawn(app_url);
+    async fn start(app_url: &str, options: &[&str]) -> Self {
+        let mut mcp = Self::spawn(app_url, options);
         mcp.stdin.write_all(INITIALIZE.as_bytes()).await.unwrap();
         mcp.stdout.next_line().await.unwrap().expect("initialize is answered");
         mcp.request("tools/list", &json!({})).await;
@@ -276,7 +277,7 @@ impl Mcp {
 /// Spawn to the `tools/list` answer, with the handshake written up front as a client would.
 async fn startup(app_url: &str) -> Duration {
     let started = Instant::now();
-    let mut mcp = Mcp::spawn(app_url);
+    let mut mcp = Mcp::spawn(app_url, &[]);
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
     mcp.stdin.write_all(format!("{INITIALIZE}{list}\n").as_bytes()).await.unwrap();
     while let Some(line) = mcp.stdout.next_line().await.unwrap() {
@@ -430,7 +431,7 @@ async fn main() {
         startups.push(startup(&sandbox.url).await);
     }
     let startup = Latency::of(startups);
-    let mut mcp = Mcp::start(&sandbox.url).await;
+    let mut mcp = Mcp::start(&sandbox.url, &[]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_idle = rss_kb(mcp.pid(), "VmRSS:");
     let arguments = [json!({}), json!({"robot_part_id": ids::PART_ROVER_1_MAIN})];
@@ -478,6 +479,20 @@ async fn main() {
     let rss_big = rss_kb(mcp.pid(), "VmRSS:");
     let rss_peak = rss_kb(mcp.pid(), "VmHWM:");
 
+    // The runtime: the default single thread against two workers, the same calls in the same run.
+    let mut workers = Mcp::start(&sandbox.url, &["--worker-threads", "2"]).await;
+    let mut runtimes = Vec::new();
+    for (tool, arguments) in ["list_organizations", "get_robot_part"].iter().zip(&arguments) {
+        let mut samples = Vec::with_capacity(SAMPLES / 2);
+        for _ in 0..SAMPLES / 2 {
+            let t = Instant::now();
+            workers.call(tool, arguments).await;
+            samples.push(t.elapsed());
+        }
+        runtimes.push((Latency::of(samples), workers.throughput(tool, arguments, 64, BURST).await));
+    }
+    drop(workers);
+
     println!("\nlimits and the MCP server (p50 / p99)");
     row("stdio floor: pipe round trip to cat", pipe);
     for (i, tool) in ["list_organizations", "get_robot_part"].iter().enumerate() {
@@ -504,6 +519,18 @@ async fn main() {
             println!("  {:<44} {}", format!("{tool}: {what}"), cells.join(" "));
         }
         println!("  {:<44} {:>8.1} µs", format!("{tool}: MCP server CPU per call at 64"), mcp_cpu[i]);
+    }
+
+    println!("\nruntime: one thread (the default) / two workers, p50 and calls/s at 64 in flight");
+    for (i, tool) in ["list_organizations", "get_robot_part"].iter().enumerate() {
+        let (latency, at64) = runtimes[i];
+        println!(
+            "  {tool:<44} p50 {:>6.1} / {:>6.1} µs   {:>6.0} / {:>6.0} calls/s",
+            us(mcp_lat[i].p50),
+            us(latency.p50),
+            mcp_tp[i][2],
+            at64
+        );
     }
 
     println!("\nRSS of the MCP server");

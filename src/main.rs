@@ -139,6 +139,9 @@ struct Options {
     /// itself. Without either, each process has its own random key.
     #[arg(long, global = true)]
     state_key_file: Option<PathBuf>,
+    /// Threads that run calls: 0 (the default) runs everything on one thread.
+    #[arg(long, global = true, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=64))]
+    worker_threads: u16,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -242,9 +245,24 @@ impl Options {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // One thread by default: a call is mostly waiting on the app, and a single-thread runtime hands
+    // no work between threads (`cargo bench --bench calls` compares it with two workers).
+    let runtime = match cli.options.worker_threads {
+        0 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n.into()).enable_all().build(),
+    };
+    match runtime {
+        Ok(runtime) => runtime.block_on(run_logged(cli)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_logged(cli: Cli) -> std::process::ExitCode {
     let mut secrets: Vec<String> = std::env::var("VIAM_API_KEY").into_iter().collect();
     if cli.options.sandbox || matches!(cli.command, Some(Command::Sandbox { .. })) {
         secrets.push(SandboxConfig::default().api_key);

@@ -31,6 +31,18 @@ fn call_prints_the_result_and_exits_1_on_a_tool_error() {
 }
 
 #[test]
+fn calls_run_on_worker_threads_when_asked_and_a_bad_count_is_refused() {
+    let arguments = json!({"robot_part_id": ids::PART_ROVER_1_MAIN}).to_string();
+    let ok = run(&["--sandbox", "--worker-threads", "2", "call", "get_robot_part", &arguments]);
+    assert!(ok.status.success(), "{ok:?}");
+    assert_eq!(stdout_json(&ok)["part"]["id"], json!(ids::PART_ROVER_1_MAIN));
+
+    let refused = run(&["--sandbox", "--worker-threads", "65", "call", "get_robot_part", &arguments]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--worker-threads"), "{refused:?}");
+}
+
+#[test]
 fn sandbox_state_survives_between_processes() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("fleet.json");
