@@ -292,7 +292,7 @@ async fn startup(app_url: &str) -> Duration {
 async fn main() {
     let bench_started = Instant::now();
     // First, while nothing has touched them: what the server builds before it can answer
-    // tools/list (the catalogue), and what it decodes on a thread of its own for the first call.
+    // tools/list (the catalogue), and what only the first call decodes (the descriptor pool).
     let t = Instant::now();
     let tools = &viam_fleet_mcp::tools::catalogue().tools;
     let catalogue_time = t.elapsed();

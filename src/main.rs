@@ -280,7 +280,6 @@ async fn run_logged(cli: Cli) -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command.unwrap_or(Command::Serve(HttpOptions::default())) {
         Command::Serve(http) => {
-            viam_fleet_mcp::proto_json::decode_pool_ahead();
             let exposed = cli.options.exposed()?;
             let (fleet, _sandbox) = cli.options.fleet().await?;
             let server = FleetServer::new(fleet, exposed);

@@ -21,12 +21,6 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
 
 const OPTIONS: SerializeOptions = SerializeOptions::new().use_proto_field_name(true).skip_default_fields(false);
 
-/// Decodes the descriptor pool now (on a thread of its own), so that the first call does not wait
-/// for it; starting and listing the tools never needs it.
-pub fn decode_pool_ahead() {
-    std::thread::spawn(|| LazyLock::force(&POOL));
-}
-
 pub fn descriptor(full_name: &str) -> MessageDescriptor {
     POOL.get_message_by_name(full_name).unwrap_or_else(|| panic!("message {full_name} is in the descriptor set"))
 }

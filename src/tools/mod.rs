@@ -224,9 +224,17 @@ fn descriptor_of<M: prost::Name>() -> MessageDescriptor {
     descriptor(&M::full_name())
 }
 
+/// The argument type's JSON Schema (2020-12), without the type's own name and doc comment. Each row
+/// builds its own once, so rmcp's per-type cache (and its copies) would only cost startup time.
 fn input_schema<A: JsonSchema + 'static>() -> Arc<JsonObject> {
-    rmcp::handler::server::common::schema_for_input::<A>()
-        .unwrap_or_else(|e| panic!("argument type {} has an object schema: {e}", std::any::type_name::<A>()))
+    let schema = schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<A>();
+    let Value::Object(mut object) = schema.to_value() else {
+        panic!("argument type {} has an object schema", std::any::type_name::<A>())
+    };
+    assert_eq!(object.get("type"), Some(&json!("object")), "{} is an object", std::any::type_name::<A>());
+    object.remove("title");
+    object.remove("description");
+    Arc::new(object)
 }
 
 /// Deserializes arguments; a refusal names every bad argument (see [`validate`]).
@@ -353,24 +361,42 @@ pub fn catalogue() -> &'static Catalogue {
             (Toolset::Registry, registry::rows),
             (Toolset::Keys, keys::rows),
         ];
-        let rows: Vec<ToolRow> = domains
-            .into_iter()
-            .flat_map(|(toolset, rows)| {
-                rows().into_iter().map(move |r| ToolRow {
-                    name: r.name,
-                    description: r.description,
-                    risk: r.risk,
-                    toolset,
-                    op: r.op,
-                    policy: r.policy,
-                })
-            })
-            .collect();
-        let tools = rows.iter().map(ToolRow::definition).collect();
+        // Building the rows (their schemas) is most of startup: half of them on a second core.
+        let (first, second) = domains.split_at(3);
+        let (mut built, rest) = std::thread::scope(|scope| {
+            let other = std::thread::Builder::new().spawn_scoped(scope, || build_domains(second));
+            let built = build_domains(first);
+            let rest = match other {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => build_domains(second),
+            };
+            (built, rest)
+        });
+        built.extend(rest);
+        let (rows, tools): (Vec<ToolRow>, Vec<Tool>) = built.into_iter().unzip();
         let index = rows.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
         Catalogue { rows, tools, index }
     });
     &CATALOGUE
+}
+
+/// The rows of these domain tables, in order, each with its MCP definition.
+fn build_domains(domains: &[(Toolset, DomainRows)]) -> Vec<(ToolRow, Tool)> {
+    let rows = domains.iter().flat_map(|&(toolset, rows)| {
+        rows().into_iter().map(move |r| ToolRow {
+            name: r.name,
+            description: r.description,
+            risk: r.risk,
+            toolset,
+            op: r.op,
+            policy: r.policy,
+        })
+    });
+    rows.map(|row| {
+        let tool = row.definition();
+        (row, tool)
+    })
+    .collect()
 }
 
 impl Catalogue {
