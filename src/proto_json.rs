@@ -325,9 +325,55 @@ fn float_json(v: f64) -> Value {
     }
 }
 
+/// Seconds of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59Z.
+const YEARS_1_TO_9999: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
 /// Seconds outside years 1–9999 are an error in prost-reflect; `None` leaves them to it.
 fn timestamp_json(t: &prost_types::Timestamp) -> Option<Value> {
-    (-62_135_596_800..=253_402_300_799).contains(&t.seconds).then(|| Value::String(t.to_string()))
+    YEARS_1_TO_9999.contains(&t.seconds).then(|| Value::String(rfc3339(t)))
+}
+
+/// What prost's `Display` writes for a timestamp, without `core::fmt` (a log page has a thousand):
+/// years 1–9999, and the fraction as milli-, micro- or nanoseconds, whichever is exact.
+fn rfc3339(t: &prost_types::Timestamp) -> String {
+    let mut t = *t;
+    t.normalize();
+    if !YEARS_1_TO_9999.contains(&t.seconds) {
+        return t.to_string();
+    }
+    // Howard Hinnant's days → civil date, for days since 1970-01-01.
+    let (days, second_of_day) = (t.seconds.div_euclid(86_400), t.seconds.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let nanos = i64::from(t.nanos);
+    let fraction = match nanos {
+        0 => None,
+        n if n % 1_000_000 == 0 => Some((n / 1_000_000, 3)),
+        n if n % 1_000 == 0 => Some((n / 1_000, 6)),
+        n => Some((n, 9)),
+    };
+    let (hour, minute, second) = (second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60);
+    let fields = [(b'-', month, 2), (b'-', day, 2), (b'T', hour, 2), (b':', minute, 2), (b':', second, 2)];
+    let mut out = Vec::with_capacity(30);
+    push_digits(&mut out, year, 4);
+    for (separator, value, width) in fields.into_iter().chain(fraction.map(|(value, width)| (b'.', value, width))) {
+        out.push(separator);
+        push_digits(&mut out, value, width);
+    }
+    out.push(b'Z');
+    String::from_utf8(out).expect("digits and ASCII separators")
+}
+
+/// `value` in decimal, zero-padded to `width` digits.
+fn push_digits(out: &mut Vec<u8>, value: i64, width: u32) {
+    out.extend((0..width).rev().map(|place| b'0' + (value / 10i64.pow(place) % 10) as u8));
 }
 
 fn struct_json(s: &prost_types::Struct) -> Option<Value> {
@@ -481,6 +527,29 @@ mod tests {
         assert_eq!(wire_json::<GetRobotPartResponse>(&newer), Some(to_json(&response)));
         assert_eq!(wire_json::<GetRobotPartResponse>(&known[..known.len() - 3]), None, "cut short");
         assert_eq!(wire_json::<GetRobotPartResponse>(&[0x0a, 0x03, 0xff, 0xff, 0xff]), None, "bad nested bytes");
+    }
+
+    #[test]
+    fn timestamps_are_written_as_prost_writes_them() {
+        let edges = [-62_135_596_800, -62_135_596_799, -1, 0, 1, 951_782_400, 951_868_799, 253_402_300_799];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let span = (253_402_300_799_i64 + 62_135_596_800) as u64;
+        let random = (0..5_000).map(|_| (next() % span) as i64 - 62_135_596_800);
+        // Whole seconds, each width of fraction, and fractions prost normalizes first.
+        let nanos =
+            [0, 1, 999_999_999, 5_000_000, 120_000, 123_456_789, -1, -500_000_000, 1_000_000_000, 2_000_000_001];
+        for seconds in edges.into_iter().chain(random) {
+            for nanos in nanos {
+                let t = prost_types::Timestamp { seconds, nanos };
+                assert_eq!(rfc3339(&t), t.to_string(), "{t:?}");
+            }
+        }
     }
 
     #[test]
