@@ -38,7 +38,7 @@ pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Value {
 }
 
 /// [`to_json`] of a message as it came off the wire, without decoding it into prost types first;
-/// `None` if the bytes are not such a message (or hold what proto3 JSON cannot write).
+/// `None` if the bytes are not such a message.
 pub fn wire_json<M: prost::Name>(bytes: &[u8]) -> Option<Value> {
     message_json(&descriptor(&M::full_name()), bytes)
 }
@@ -58,8 +58,8 @@ pub fn struct_to_json(value: &prost_types::Struct) -> Value {
     })
 }
 
-/// prost-reflect's own serializer: for the well-known types the walk leaves to it, and for what
-/// the walk does not read (a non-finite number in a `Value` is an error there, as it always was).
+/// prost-reflect's own serializer: for the well-known types the walk leaves to it, and for bytes
+/// the walk cannot read.
 pub(crate) fn reflect_json(desc: &MessageDescriptor, bytes: &[u8]) -> Option<Value> {
     DynamicMessage::decode(desc.clone(), bytes)
         .ok()?
@@ -328,9 +328,10 @@ fn float_json(v: f64) -> Value {
 /// Seconds of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59Z.
 const YEARS_1_TO_9999: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
 
-/// Seconds outside years 1–9999 are an error in prost-reflect; `None` leaves them to it.
+/// Seconds outside years 1–9999 are an error in prost-reflect; here they are written as prost
+/// writes them (`+10000-01-01T00:00:00Z`), so that one odd time does not cost the whole answer.
 fn timestamp_json(t: &prost_types::Timestamp) -> Option<Value> {
-    YEARS_1_TO_9999.contains(&t.seconds).then(|| Value::String(rfc3339(t)))
+    Some(Value::String(if YEARS_1_TO_9999.contains(&t.seconds) { rfc3339(t) } else { t.to_string() }))
 }
 
 /// What prost's `Display` writes for a timestamp, without `core::fmt` (a log page has a thousand):
@@ -385,14 +386,14 @@ fn list_json(l: &prost_types::ListValue) -> Option<Value> {
     Some(Value::Array(l.values.iter().map(value_json).collect::<Option<Vec<Value>>>()?))
 }
 
-/// A non-finite number is not valid here: `None`, like prost-reflect's error.
+/// A non-finite number is an error in prost-reflect; here it is written as a `double` field's is
+/// (`"NaN"`, `"Infinity"`), so that one log field a robot filled oddly does not cost the page.
 fn value_json(v: &prost_types::Value) -> Option<Value> {
     use prost_types::value::Kind as V;
     Some(match &v.kind {
         None | Some(V::NullValue(_)) => Value::Null,
         Some(V::BoolValue(b)) => Value::Bool(*b),
-        Some(V::NumberValue(n)) if n.is_finite() => Value::from(*n),
-        Some(V::NumberValue(_)) => return None,
+        Some(V::NumberValue(n)) => float_json(*n),
         Some(V::StringValue(s)) => Value::String(s.clone()),
         Some(V::ListValue(l)) => list_json(l)?,
         Some(V::StructValue(s)) => struct_json(s)?,
@@ -550,6 +551,24 @@ mod tests {
                 assert_eq!(rfc3339(&t), t.to_string(), "{t:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_non_finite_struct_number_and_a_time_past_9999_are_written_not_refused() {
+        use crate::proto::viam::app::v1::GetRobotPartLogsResponse;
+        use crate::proto::viam::common::v1::LogEntry;
+        let number = |n: f64| prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(n)) };
+        let fields = [("nan", f64::NAN), ("inf", f64::INFINITY), ("ok", 1.5)];
+        let entry = LogEntry {
+            time: Some(prost_types::Timestamp { seconds: 253_402_300_800, nanos: 0 }),
+            fields: vec![prost_types::Struct { fields: fields.map(|(k, n)| (k.to_string(), number(n))).into() }],
+            ..Default::default()
+        };
+        let page = GetRobotPartLogsResponse { logs: vec![entry], next_page_token: String::new() };
+        let written = to_json(&page);
+        assert_eq!(written["logs"][0]["time"], json!("+10000-01-01T00:00:00Z"));
+        assert_eq!(written["logs"][0]["fields"][0], json!({"nan": "NaN", "inf": "Infinity", "ok": 1.5}));
+        assert_eq!(wire_json::<GetRobotPartLogsResponse>(&page.encode_to_vec()), Some(written));
     }
 
     #[test]
