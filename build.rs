@@ -20,8 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // fraction of the time, which is most of the server's startup.
     let mut runtime = fds.clone();
     runtime.file.iter_mut().for_each(|file| file.source_code_info = None);
-    std::fs::write(out.join("descriptor.bin"), runtime.encode_to_vec())?;
-    let pool = prost_reflect::DescriptorPool::decode(runtime.encode_to_vec().as_slice())?;
+    let runtime = runtime.encode_to_vec();
+    std::fs::write(out.join("descriptor.bin"), &runtime)?;
+    let pool = prost_reflect::DescriptorPool::decode(runtime.as_slice())?;
 
     let mut rpcs = String::new();
     // Each method's response schema, as `proto_json::output_schema` hands it to the catalogue.

@@ -115,14 +115,14 @@ impl Fleet {
     /// own API key, and with `--secrets-dir` moves a handed-out secret into a file there.
     fn protect_secrets(&self, row: &ToolRow, mut value: Value) -> ToolResult {
         if !self.policy.show_secrets {
-            redact::redact_result(&row.op.response(), row.policy.hands_out, &mut value);
+            redact::redact_result(row.op.response(), row.policy.hands_out, &mut value);
             if row.policy.configs {
                 redact::redact_config_items(&mut value);
             }
         }
         self.hide_own_key(&mut value);
         match (&self.policy.secrets_dir, row.policy.hands_out) {
-            (Some(dir), Some(_)) => redact::store_secret(dir, row.name, &row.op.response(), value),
+            (Some(dir), Some(_)) => redact::store_secret(dir, row.name, row.op.response(), value),
             _ => Ok(value),
         }
     }
@@ -132,7 +132,7 @@ impl Fleet {
         match reply {
             Reply::Done(value) => {
                 let mut shown = value.clone();
-                redact::redact_result(&row.op.response(), None, &mut shown);
+                redact::redact_result(row.op.response(), None, &mut shown);
                 shown.to_string()
             }
             Reply::Failed(error) => error.to_string(),

@@ -50,14 +50,6 @@ struct Wire<'a> {
     structure: Option<&'a [u8]>,
 }
 
-/// A `Struct` as the plain JSON object it stands for.
-pub fn struct_to_json(value: &prost_types::Struct) -> Value {
-    struct_json(value).unwrap_or_else(|| {
-        let desc = descriptor("google.protobuf.Struct");
-        reflect_json(&desc, &value.encode_to_vec()).expect("proto3 JSON serialization of a valid message")
-    })
-}
-
 /// prost-reflect's own serializer: for the well-known types the walk leaves to it, and for bytes
 /// the walk cannot read.
 pub(crate) fn reflect_json(desc: &MessageDescriptor, bytes: &[u8]) -> Option<Value> {
@@ -101,10 +93,12 @@ fn handed_json(desc: &MessageDescriptor, bytes: &[u8], handed: Wire) -> Option<V
 /// field is set aside while walking and written once at the end (see [`CONFIGS`]).
 fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Wire) -> Option<Value> {
     match desc.full_name() {
-        "google.protobuf.Struct" => return struct_json(&prost_types::Struct::decode(bytes).ok()?),
-        "google.protobuf.Value" => return value_json(&prost_types::Value::decode(bytes).ok()?),
-        "google.protobuf.ListValue" => return list_json(&prost_types::ListValue::decode(bytes).ok()?),
-        "google.protobuf.Timestamp" => return timestamp_json(&prost_types::Timestamp::decode(bytes).ok()?),
+        "google.protobuf.Struct" => return Some(struct_to_json(&prost_types::Struct::decode(bytes).ok()?)),
+        "google.protobuf.Value" => return Some(value_json(&prost_types::Value::decode(bytes).ok()?)),
+        "google.protobuf.ListValue" => return Some(list_json(&prost_types::ListValue::decode(bytes).ok()?)),
+        "google.protobuf.Timestamp" => {
+            return Some(Value::String(rfc3339(&prost_types::Timestamp::decode(bytes).ok()?)));
+        }
         name if name.starts_with("google.protobuf.") => return None,
         _ => {}
     }
@@ -328,14 +322,10 @@ fn float_json(v: f64) -> Value {
 /// Seconds of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59Z.
 const YEARS_1_TO_9999: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
 
-/// Seconds outside years 1–9999 are an error in prost-reflect; here they are written as prost
-/// writes them (`+10000-01-01T00:00:00Z`), so that one odd time does not cost the whole answer.
-fn timestamp_json(t: &prost_types::Timestamp) -> Option<Value> {
-    Some(Value::String(if YEARS_1_TO_9999.contains(&t.seconds) { rfc3339(t) } else { t.to_string() }))
-}
-
 /// What prost's `Display` writes for a timestamp, without `core::fmt` (a log page has a thousand):
-/// years 1–9999, and the fraction as milli-, micro- or nanoseconds, whichever is exact.
+/// years 1–9999, and the fraction as milli-, micro- or nanoseconds, whichever is exact. A time
+/// outside those years is an error in prost-reflect; here prost writes it (`+10000-01-01T00:00:00Z`),
+/// so that one odd time does not cost the whole answer.
 fn rfc3339(t: &prost_types::Timestamp) -> String {
     let mut t = *t;
     t.normalize();
@@ -377,27 +367,27 @@ fn push_digits(out: &mut Vec<u8>, value: i64, width: u32) {
     out.extend((0..width).rev().map(|place| b'0' + (value / 10i64.pow(place) % 10) as u8));
 }
 
-fn struct_json(s: &prost_types::Struct) -> Option<Value> {
-    let fields = s.fields.iter().map(|(k, v)| Some((k.clone(), value_json(v)?)));
-    Some(Value::Object(fields.collect::<Option<Map<String, Value>>>()?))
+/// A `Struct` as the plain JSON object it stands for.
+pub fn struct_to_json(s: &prost_types::Struct) -> Value {
+    Value::Object(s.fields.iter().map(|(k, v)| (k.clone(), value_json(v))).collect())
 }
 
-fn list_json(l: &prost_types::ListValue) -> Option<Value> {
-    Some(Value::Array(l.values.iter().map(value_json).collect::<Option<Vec<Value>>>()?))
+fn list_json(l: &prost_types::ListValue) -> Value {
+    Value::Array(l.values.iter().map(value_json).collect())
 }
 
 /// A non-finite number is an error in prost-reflect; here it is written as a `double` field's is
 /// (`"NaN"`, `"Infinity"`), so that one log field a robot filled oddly does not cost the page.
-fn value_json(v: &prost_types::Value) -> Option<Value> {
+fn value_json(v: &prost_types::Value) -> Value {
     use prost_types::value::Kind as V;
-    Some(match &v.kind {
+    match &v.kind {
         None | Some(V::NullValue(_)) => Value::Null,
         Some(V::BoolValue(b)) => Value::Bool(*b),
         Some(V::NumberValue(n)) => float_json(*n),
         Some(V::StringValue(s)) => Value::String(s.clone()),
-        Some(V::ListValue(l)) => list_json(l)?,
-        Some(V::StructValue(s)) => struct_json(s)?,
-    })
+        Some(V::ListValue(l)) => list_json(l),
+        Some(V::StructValue(s)) => struct_to_json(s),
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/output_schemas.rs"));

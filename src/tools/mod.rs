@@ -32,7 +32,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 /// Reads what a destructive call would affect, for the confirmation preview.
 pub type Preview<A> = fn(Arc<App>, A) -> BoxFuture<ToolResult>;
@@ -52,8 +52,10 @@ pub struct Op {
     output_schema: JsonObject,
     /// The AppService method, for the catalogue listing.
     pub method: &'static str,
-    /// The response message the result carries, looked up only when a call needs it.
-    response: fn() -> MessageDescriptor,
+    /// The response message the result carries: looked up by the first call that needs it (the
+    /// descriptor pool is not decoded at startup), then kept.
+    response: OnceLock<MessageDescriptor>,
+    response_of: fn() -> MessageDescriptor,
     /// Whether the op reads a preview of what it would affect.
     pub has_preview: bool,
     prepare: Prepare,
@@ -61,8 +63,8 @@ pub struct Op {
 
 impl Op {
     /// The response message the result carries, which redaction walks by type.
-    pub fn response(&self) -> MessageDescriptor {
-        (self.response)()
+    pub fn response(&self) -> &MessageDescriptor {
+        self.response.get_or_init(self.response_of)
     }
 
     /// Parses and validates the arguments completely; nothing is sent.
@@ -146,7 +148,8 @@ where
         input_schema: schema.clone(),
         output_schema,
         method: R::method(),
-        response: descriptor_of::<R::Response>,
+        response: OnceLock::new(),
+        response_of: descriptor_of::<R::Response>,
         has_preview: preview.is_some(),
         prepare: Box::new(move |arguments, app| {
             let parsed: A = parse(&schema, &arguments)?;
@@ -212,7 +215,8 @@ where
         input_schema: schema.clone(),
         output_schema: output_schema(&M::full_name()),
         method,
-        response: descriptor_of::<M>,
+        response: OnceLock::new(),
+        response_of: descriptor_of::<M>,
         has_preview: preview.is_some(),
         prepare: Box::new(move |arguments, _| {
             Ok(Box::new(CustomCall { arguments: parse::<A>(&schema, &arguments)?, run, preview }))
