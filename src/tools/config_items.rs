@@ -7,7 +7,7 @@ mod edit;
 pub(super) use edit::config_changes;
 
 use super::args::{Id, to_struct};
-use super::{App, BoxFuture, CallContext, Op, Row, ToolResult, custom, custom_with_preview, row};
+use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, custom_with_preview, row};
 use crate::call::ScopeArg::PartOrFragment;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -28,13 +28,13 @@ pub(super) fn rows() -> Vec<Row> {
         row!(
             get_config_items,
             Read,
-            with_output(custom::<_, app::GetRobotPartResponse>(READ, get_config_items), read_output())
+            custom::<_, app::GetRobotPartResponse>(READ, get_config_items).with_output(read_output)
         )
         .configs(),
         row!(
             add_config_item,
             Additive,
-            with_output(custom::<_, app::UpdateRobotPartResponse>(WRITE, add_config_item), write_output())
+            custom::<_, app::UpdateRobotPartResponse>(WRITE, add_config_item).with_output(write_output)
         )
         .configs()
         .dry_run()
@@ -43,7 +43,7 @@ pub(super) fn rows() -> Vec<Row> {
         row!(
             update_config_item,
             Mutating,
-            with_output(custom::<_, app::UpdateRobotPartResponse>(WRITE, update_config_item), write_output())
+            custom::<_, app::UpdateRobotPartResponse>(WRITE, update_config_item).with_output(write_output)
         )
         .configs()
         .dry_run()
@@ -52,14 +52,12 @@ pub(super) fn rows() -> Vec<Row> {
         row!(
             remove_config_item,
             Destructive,
-            with_output(
-                custom_with_preview::<_, app::UpdateRobotPartResponse>(
-                    WRITE,
-                    remove_config_item,
-                    remove_config_item_preview
-                ),
-                write_output()
+            custom_with_preview::<_, app::UpdateRobotPartResponse>(
+                WRITE,
+                remove_config_item,
+                remove_config_item_preview
             )
+            .with_output(write_output)
         )
         .configs()
         .dry_run()
@@ -71,11 +69,7 @@ pub(super) fn rows() -> Vec<Row> {
 const READ: &str = "GetRobotPart | GetFragment";
 const WRITE: &str = "UpdateRobotPart | UpdateFragment";
 
-/// The results are not response messages but items and diffs, so their schemas are given here.
-fn with_output(mut op: Op, schema: Value) -> Op {
-    op.output_schema = schema.as_object().cloned().unwrap_or_default();
-    op
-}
+// The results are not response messages but items and diffs, so their schemas are given here.
 
 fn target_properties() -> Value {
     json!({
@@ -86,15 +80,15 @@ fn target_properties() -> Value {
     })
 }
 
-fn read_output() -> Value {
+fn read_output() -> Map<String, Value> {
     let mut properties = target_properties();
     properties["config"] = json!({"type": "object"});
     properties["items"] = json!({"type": "object", "additionalProperties": {"type": "array"}});
     properties["names"] = json!({"type": "object", "additionalProperties": {"type": "array"}});
-    json!({"type": "object", "properties": properties})
+    object(json!({"type": "object", "properties": properties}))
 }
 
-fn write_output() -> Value {
+fn write_output() -> Map<String, Value> {
     let mut properties = target_properties();
     for (name, schema) in [
         ("kind", json!({"type": "string"})),
@@ -108,7 +102,11 @@ fn write_output() -> Value {
     ] {
         properties[name] = schema;
     }
-    json!({"type": "object", "properties": properties, "required": ["kind", "name", "last_updated"]})
+    object(json!({"type": "object", "properties": properties, "required": ["kind", "name", "last_updated"]}))
+}
+
+fn object(schema: Value) -> Map<String, Value> {
+    schema.as_object().cloned().unwrap_or_default()
 }
 
 /// Whose config a call edits.

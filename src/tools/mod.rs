@@ -44,12 +44,17 @@ pub trait Prepared: Send + Sync {
     fn run(self: Box<Self>, cx: Arc<CallContext>) -> BoxFuture<ToolResult>;
 }
 
-type Prepare = Box<dyn Fn(JsonObject, &App) -> Result<Box<dyn Prepared>, ToolError> + Send + Sync>;
+type Prepare = Box<dyn Fn(&Op, JsonObject, &App) -> Result<Box<dyn Prepared>, ToolError> + Send + Sync>;
+
+/// A schema made from the code the first time it is needed: by a call whose arguments are
+/// refused, or by a listing that has no compiled-in definition (see [`Catalogue`]). Startup makes
+/// none.
+type LazySchema = LazyLock<JsonObject, fn() -> JsonObject>;
 
 /// How a tool runs: its argument schema, its output schema, and how a call is prepared.
 pub struct Op {
-    input_schema: Arc<JsonObject>,
-    output_schema: JsonObject,
+    input_schema: LazySchema,
+    output_schema: LazySchema,
     /// The AppService method, for the catalogue listing.
     pub method: &'static str,
     /// The response message the result carries: looked up by the first call that needs it (the
@@ -69,7 +74,17 @@ impl Op {
 
     /// Parses and validates the arguments completely; nothing is sent.
     pub fn prepare(&self, arguments: JsonObject, app: &App) -> Result<Box<dyn Prepared>, ToolError> {
-        (self.prepare)(arguments, app)
+        (self.prepare)(self, arguments, app)
+    }
+
+    pub fn input_schema(&self) -> &JsonObject {
+        &self.input_schema
+    }
+
+    /// The result's schema, for results that are not a response message.
+    pub fn with_output(mut self, schema: fn() -> JsonObject) -> Self {
+        self.output_schema = LazyLock::new(schema);
+        self
     }
 }
 
@@ -130,41 +145,47 @@ where
     A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     R: Rpc,
 {
-    let response_schema = output_schema(&<R::Response as prost::Name>::full_name());
-    let empty_response = response_schema["properties"].as_object().is_none_or(|fields| fields.is_empty());
-    let mut output_schema = if empty_response {
-        // `{"status": "ok"}` plus the arguments, echoed.
-        let schema = json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]});
-        schema.as_object().cloned().unwrap_or_default()
-    } else {
-        response_schema
-    };
-    let schema = input_schema::<A>();
-    let default_location = defaults::takes_default_location(&schema);
-    if default_location {
-        defaults::declare(&mut output_schema);
-    }
+    let empty_response = OnceLock::new();
     Op {
-        input_schema: schema.clone(),
-        output_schema,
+        input_schema: LazyLock::new(input_schema::<A>),
+        output_schema: LazyLock::new(unary_output_schema::<A, R>),
         method: R::method(),
         response: OnceLock::new(),
         response_of: descriptor_of::<R::Response>,
         has_preview: preview.is_some(),
-        prepare: Box::new(move |arguments, app| {
-            let parsed: A = parse(&schema, &arguments)?;
+        prepare: Box::new(move |op, arguments, app| {
+            let parsed: A = parse(op, &arguments)?;
             // Building the request validates everything, so a bad call never gets a preview.
             let request = build(parsed.clone(), app)?;
             Ok(Box::new(UnaryCall {
                 arguments: parsed,
                 request,
                 echo: arguments,
-                empty_response,
-                default_location,
+                empty_response: *empty_response.get_or_init(response_is_empty::<R>),
+                default_location: defaults::takes_default_location(op.input_schema()),
                 preview,
             }))
         }),
     }
+}
+
+/// A response with no fields: the result is `{"status": "ok"}` plus the arguments, echoed.
+fn response_is_empty<R: Rpc>() -> bool {
+    let schema = output_schema(&<R::Response as prost::Name>::full_name());
+    schema["properties"].as_object().is_none_or(|fields| fields.is_empty())
+}
+
+fn unary_output_schema<A: JsonSchema + 'static, R: Rpc>() -> JsonObject {
+    let mut schema = if response_is_empty::<R>() {
+        let schema = json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]});
+        schema.as_object().cloned().unwrap_or_default()
+    } else {
+        output_schema(&<R::Response as prost::Name>::full_name())
+    };
+    if defaults::takes_default_location(&input_schema::<A>()) {
+        defaults::declare(&mut schema);
+    }
+    schema
 }
 
 /// Runs a custom operation: its own logic (paging, streaming, files).
@@ -210,18 +231,21 @@ where
     A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     M: prost::Name,
 {
-    let schema = input_schema::<A>();
     Op {
-        input_schema: schema.clone(),
-        output_schema: output_schema(&M::full_name()),
+        input_schema: LazyLock::new(input_schema::<A>),
+        output_schema: LazyLock::new(message_schema::<M>),
         method,
         response: OnceLock::new(),
         response_of: descriptor_of::<M>,
         has_preview: preview.is_some(),
-        prepare: Box::new(move |arguments, _| {
-            Ok(Box::new(CustomCall { arguments: parse::<A>(&schema, &arguments)?, run, preview }))
+        prepare: Box::new(move |op, arguments, _| {
+            Ok(Box::new(CustomCall { arguments: parse::<A>(op, &arguments)?, run, preview }))
         }),
     }
+}
+
+fn message_schema<M: prost::Name>() -> JsonObject {
+    output_schema(&M::full_name())
 }
 
 fn descriptor_of<M: prost::Name>() -> MessageDescriptor {
@@ -229,8 +253,8 @@ fn descriptor_of<M: prost::Name>() -> MessageDescriptor {
 }
 
 /// The argument type's JSON Schema (2020-12), without the type's own name and doc comment. Each row
-/// builds its own once, so rmcp's per-type cache (and its copies) would only cost startup time.
-fn input_schema<A: JsonSchema + 'static>() -> Arc<JsonObject> {
+/// builds its own once, so rmcp's per-type cache (and its copies) would only cost time.
+fn input_schema<A: JsonSchema + 'static>() -> JsonObject {
     let schema = schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<A>();
     let Value::Object(mut object) = schema.to_value() else {
         panic!("argument type {} has an object schema", std::any::type_name::<A>())
@@ -238,17 +262,17 @@ fn input_schema<A: JsonSchema + 'static>() -> Arc<JsonObject> {
     assert_eq!(object.get("type"), Some(&json!("object")), "{} is an object", std::any::type_name::<A>());
     object.remove("title");
     object.remove("description");
-    Arc::new(object)
+    object
 }
 
 /// Deserializes arguments; a refusal names every bad argument (see [`validate`]).
-fn parse<A: DeserializeOwned>(schema: &JsonObject, arguments: &JsonObject) -> Result<A, ToolError> {
+fn parse<A: DeserializeOwned>(op: &Op, arguments: &JsonObject) -> Result<A, ToolError> {
     let value = Value::Object(arguments.clone());
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         let first = if path == "." { inner } else { format!("{path}: {inner}") };
-        validate::all_problems(schema, &value, first)
+        validate::all_problems(op.input_schema(), &value, first)
     })
 }
 
@@ -345,7 +369,7 @@ fn first_sentence(text: &str) -> &str {
 /// A domain file's table.
 type DomainRows = fn() -> Vec<Row>;
 
-/// The whole catalogue, in a fixed order, with each tool's MCP definition built once.
+/// The whole catalogue, in a fixed order, with each tool's MCP definition.
 pub struct Catalogue {
     pub rows: Vec<ToolRow>,
     pub tools: Vec<Tool>,
@@ -365,18 +389,7 @@ pub fn catalogue() -> &'static Catalogue {
             (Toolset::Registry, registry::rows),
             (Toolset::Keys, keys::rows),
         ];
-        // Building the rows (their schemas) is most of startup: half of them on a second core.
-        let (first, second) = domains.split_at(3);
-        let (mut built, rest) = std::thread::scope(|scope| {
-            let other = std::thread::Builder::new().spawn_scoped(scope, || build_domains(second));
-            let built = build_domains(first);
-            let rest = match other {
-                Ok(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(_) => build_domains(second),
-            };
-            (built, rest)
-        });
-        built.extend(rest);
+        let built = build_domains(&domains);
         let (rows, tools): (Vec<ToolRow>, Vec<Tool>) = built.into_iter().unzip();
         let index = rows.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
         Catalogue { rows, tools, index }
@@ -397,10 +410,18 @@ fn build_domains(domains: &[(Toolset, DomainRows)]) -> Vec<(ToolRow, Tool)> {
         })
     });
     rows.map(|row| {
-        let tool = row.definition();
+        let tool = compiled_definition(row.name).unwrap_or_else(|| row.definition());
         (row, tool)
     })
     .collect()
+}
+
+include!(concat!(env!("OUT_DIR"), "/tool_definitions.rs"));
+
+/// The tool's definition as reviewed and compiled in, so startup derives no schema; a tool without
+/// one (new, not yet reviewed) gets [`ToolRow::definition`].
+fn compiled_definition(name: &str) -> Option<Tool> {
+    serde_json::from_str(tool_definition_json(name)?).ok()
 }
 
 impl Catalogue {
@@ -442,7 +463,7 @@ impl ToolRow {
 
     /// The MCP tool definition: schemas, and annotations derived from the risk class.
     fn definition(&self) -> Tool {
-        let mut input = (*self.op.input_schema).clone();
+        let mut input = self.op.input_schema().clone();
         // Clients assume JSON Schema 2020-12 anyway; naming it in every tool costs every session.
         input.remove("$schema");
         // That unknown arguments are refused is said once, in the server instructions.
@@ -454,7 +475,7 @@ impl ToolRow {
             // What `confirm` does is said once, in the server instructions.
             properties["confirm"] = json!({"type": "boolean"});
         }
-        let mut output = self.op.output_schema.clone();
+        let mut output = (*self.op.output_schema).clone();
         let outputs = output.entry("properties").or_insert_with(|| json!({}));
         if !self.policy.pages.is_empty() {
             properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT});

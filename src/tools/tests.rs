@@ -136,7 +136,7 @@ fn every_list_tool_pages_its_lists() {
         ["tail_robot_part_logs", "list_machine_summaries", "get_fragment", "check_permissions"];
     let mut unpaged = Vec::new();
     for row in &catalogue().rows {
-        let own = row.op.input_schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+        let own = row.op.input_schema().get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
         assert!(!own.contains_key("limit") || row.policy.pages.is_empty(), "{}: limit is the server's", row.name);
         assert!(!own.contains_key("cursor") || row.policy.pages.is_empty(), "{}: cursor is the server's", row.name);
         for list in row.policy.pages {
@@ -163,5 +163,45 @@ fn tools_list_stays_within_its_size_budget() {
         size <= BUDGET_BYTES,
         "tools/list grew to {size} bytes (budget {BUDGET_BYTES}): say what many tools share once in the \
          server instructions, keep descriptions to what the schema does not say"
+    );
+}
+
+/// `tools/list` serves the reviewed definitions `build.rs` compiles in (startup derives no schema),
+/// so each must be what the code makes: its description file, its argument type's schema, its
+/// response's schema, its risk class. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --lib
+/// compiled_definitions`, review the diff, and build again.
+#[test]
+fn compiled_definitions_are_what_the_code_makes() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools");
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    if update {
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let mut changed = Vec::new();
+    for (row, listed) in catalogue().rows.iter().zip(&catalogue().tools) {
+        let made = row.definition();
+        let rendered = serde_json::to_string_pretty(&made).unwrap() + "\n";
+        let path = format!("{dir}/{}.json", row.name);
+        if update {
+            std::fs::write(&path, &rendered).unwrap();
+        }
+        // What `tools/list` serves is the compiled-in definition.
+        let served = serde_json::to_value(listed).unwrap();
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(rendered.as_str())
+            || served != serde_json::to_value(&made).unwrap()
+        {
+            changed.push(row.name);
+        }
+    }
+    let files = std::fs::read_dir(dir).unwrap().count();
+    assert!(
+        changed.is_empty(),
+        "these tools changed; run with UPDATE_SNAPSHOTS=1, review, and build again: {changed:?}"
+    );
+    assert_eq!(
+        files,
+        catalogue().rows.len(),
+        "a definition of a tool that no longer exists; run with UPDATE_SNAPSHOTS=1"
     );
 }

@@ -18,29 +18,22 @@ common::over_both_transports!(
 const SNAPSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools");
 
 /// Any change to a tool's contract (name, schema, annotations, description) shows up in review as
-/// a change to that tool's own file. Regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test it mcp::`.
+/// a change to that tool's own file, which the binary serves as compiled in. A unit test checks
+/// each against the code and regenerates them: `UPDATE_SNAPSHOTS=1 cargo test --lib compiled_definitions`.
 async fn tools_list_matches_the_snapshots() {
     let harness = Harness::start().await;
     let tools = harness.tools().await;
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
-    if update {
-        let _ = std::fs::remove_dir_all(SNAPSHOTS);
-        std::fs::create_dir_all(SNAPSHOTS).unwrap();
-    }
     let mut changed = Vec::new();
     for tool in &tools {
         let path = format!("{SNAPSHOTS}/{}.json", tool.name);
         let rendered = serde_json::to_string_pretty(tool).unwrap() + "\n";
-        if update {
-            std::fs::write(&path, &rendered).unwrap();
-        }
         if std::fs::read_to_string(&path).ok().as_deref() != Some(rendered.as_str()) {
             changed.push(tool.name.to_string());
         }
     }
     let files = std::fs::read_dir(SNAPSHOTS).map(|dir| dir.count()).unwrap_or_default();
-    assert!(changed.is_empty(), "these tools changed; review and run with UPDATE_SNAPSHOTS=1: {changed:?}");
-    assert_eq!(files, tools.len(), "a snapshot of a tool that no longer exists; run with UPDATE_SNAPSHOTS=1");
+    assert!(changed.is_empty(), "these tools are not served as reviewed: {changed:?}");
+    assert_eq!(files, tools.len(), "a snapshot of a tool that is not served");
     harness.stop().await;
 }
 

@@ -19,9 +19,8 @@ const MAX_LIMIT: usize = 500;
 const PAGE_BYTES: usize = 36_000;
 
 pub(in crate::tools) fn op() -> Op {
-    let mut op = custom::<_, app::ListMachineSummariesResponse>("ListMachineSummaries", list_machine_summaries);
-    op.output_schema = output_schema();
-    op
+    custom::<_, app::ListMachineSummariesResponse>("ListMachineSummaries", list_machine_summaries)
+        .with_output(output_schema)
 }
 
 /// A machine's online state, as the filter takes it and the rows show it.
