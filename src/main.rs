@@ -298,8 +298,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let Value::Object(arguments) = arguments else { anyhow::bail!("the arguments must be a JSON object") };
             let (fleet, _sandbox) = cli.options.fleet().await?;
             return Ok(match fleet.call(row, Call::plain(arguments)).await {
-                Reply::Done(value) => {
-                    println!("{}", serde_json::to_string_pretty(&value)?);
+                Reply::Done(done) => {
+                    println!("{}", serde_json::to_string_pretty(&done.value)?);
                     std::process::ExitCode::SUCCESS
                 }
                 Reply::Failed(error) => {

@@ -5,6 +5,7 @@
 use crate::call::{App, BoxFuture, CallContext, Interaction, ProgressSink, Risk, ToolResult};
 use crate::error::ToolError;
 use crate::safety::audit::Entry;
+use crate::safety::budget::Fitted;
 use crate::safety::confirm::{self, GateCall};
 use crate::safety::{Policy, budget, files, redact};
 use crate::tools::{ToolRow, names};
@@ -38,7 +39,7 @@ impl Call {
 /// What a call comes to, with every secret and the server's own key already removed.
 #[derive(Debug)]
 pub enum Reply {
-    Done(Value),
+    Done(Fitted),
     /// The error object the model sees: `{"error": CODE, "message": …, …}`.
     Failed(Value),
     /// Not a failure: the client must ask its user and call again (MRTR, 2026-07-28).
@@ -130,7 +131,7 @@ impl Fleet {
     /// A reply as `--log-payloads` writes it: redacted even under `--show-secrets`.
     fn loggable(&self, row: &ToolRow, reply: &Reply) -> String {
         match reply {
-            Reply::Done(value) => {
+            Reply::Done(Fitted { value, .. }) => {
                 let mut shown = value.clone();
                 redact::redact_result(row.op.response(), None, &mut shown);
                 shown.to_string()

@@ -1,6 +1,7 @@
 //! The MCP server: lists the catalogue's tools and dispatches calls to their rows.
 use crate::call::{Interaction, ProgressSink};
 use crate::pipeline::{Call, Fleet, Reply};
+use crate::safety::budget::{Fitted, text_of};
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, ListToolsResult,
@@ -112,19 +113,20 @@ impl ServerHandler for FleetServer {
             },
         };
         Ok(match self.fleet.call(row, call).await {
-            Reply::Done(value) => structured(value, false),
-            Reply::Failed(error) => structured(error, true),
+            Reply::Done(Fitted { value, text }) => structured(value, text, false),
+            Reply::Failed(error) => {
+                let text = text_of(&error);
+                structured(error, text, true)
+            }
             Reply::InputRequired(round) => return Ok((*round).into()),
         }
         .into())
     }
 }
 
-/// The value as `structuredContent` and, for clients that read only content, as one text block.
-/// The text is written straight into a buffer, not through `Display` as `CallToolResult::structured`
-/// does; the frame writer serializes the structured copy.
-fn structured(value: Value, is_error: bool) -> CallToolResult {
-    let text = serde_json::to_string(&value).expect("a JSON value always serializes");
+/// The value as `structuredContent` and, for clients that read only content, as one text block
+/// (its text, written once); the frame writer serializes the structured copy.
+fn structured(value: Value, text: String, is_error: bool) -> CallToolResult {
     let content = vec![ContentBlock::text(text)];
     let mut result = if is_error { CallToolResult::error(content) } else { CallToolResult::success(content) };
     result.structured_content = Some(value);

@@ -4,7 +4,7 @@
 //! large loses its largest fields, each named in `truncated` with how to get all of it.
 //! `limit` and `cursor` are the server's own: they are taken out of the arguments before the
 //! operation sees them, so the request sent is the SDK's whatever page is asked for.
-use crate::call::{FileArg, RowPolicy, ToolResult};
+use crate::call::{FileArg, RowPolicy};
 use crate::cursor;
 use crate::error::ToolError;
 use rmcp::model::JsonObject;
@@ -119,24 +119,34 @@ pub fn take_page(
     Ok(Some(Page { tool, selection, offset, limit }))
 }
 
+/// A result within the budget, with its text as the client gets it: written once, here, and used
+/// both to measure the result and as its text content.
+#[derive(Debug)]
+pub struct Fitted {
+    pub value: Value,
+    pub text: String,
+}
+
 /// Brings a result within the budget: a page of its listing, then, if still too large, without
 /// its largest fields.
-pub fn fit(policy: &RowPolicy, page: Option<Page>, mut value: Value, budget: Budget) -> ToolResult {
+pub fn fit(policy: &RowPolicy, page: Option<Page>, mut value: Value, budget: Budget) -> Result<Fitted, ToolError> {
     let how = how_to_get_all(policy);
     if let Some(page) = page {
         page.cut(policy.pages, &mut value, budget.0, how)?;
     }
+    let mut text = text_of(&value);
     let mut room = budget.0;
-    while size(&value) > budget.0 && room > 0 {
+    while text.len() > budget.0 && room > 0 {
         let left_out = shorten(&mut value, room, &PAGING_FIELDS);
         if left_out.is_empty() {
             break;
         }
         mark(&mut value, left_out, how);
+        text = text_of(&value);
         // The marker itself took room: shorten further by what it pushed over.
-        room = room.saturating_sub(size(&value).saturating_sub(budget.0));
+        room = room.saturating_sub(text.len().saturating_sub(budget.0));
     }
-    Ok(value)
+    Ok(Fitted { value, text })
 }
 
 impl Page {
@@ -280,9 +290,12 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// Bytes of compact JSON text, as the result's text content carries it.
-/// The bytes of compact JSON `value` takes, counted without building the text: every result is
-/// measured, and its text is written once, later, by the transport.
+/// A result's compact JSON text, written straight into a buffer rather than through `Display`.
+pub fn text_of(value: &Value) -> String {
+    serde_json::to_string(value).expect("a JSON value always serializes")
+}
+
+/// The bytes of compact JSON `value` takes, counted without building the text.
 fn size(value: &impl Serialize) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
@@ -337,7 +350,7 @@ mod tests {
         let mut arguments = json!({"location_id": "l1"});
         for pages in 1.. {
             let page = call(arguments.clone()).unwrap();
-            let out = fit(&ROBOTS, page, robots(300), budget).unwrap();
+            let out = fit(&ROBOTS, page, robots(300), budget).unwrap().value;
             assert!(size(&out) <= budget.0, "{}", size(&out));
             assert_eq!(out["total"], json!(300));
             seen.extend(out["robots"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
@@ -357,7 +370,7 @@ mod tests {
             assert!(err.to_string().contains("limit"), "{err}");
         }
         let page = call(json!({"location_id": "l1", "limit": 2})).unwrap();
-        let out = fit(&ROBOTS, page, robots(5), Budget::default()).unwrap();
+        let out = fit(&ROBOTS, page, robots(5), Budget::default()).unwrap().value;
         assert_eq!(out["robots"].as_array().unwrap().len(), 2);
         let next = out["next_cursor"].as_str().unwrap();
         // Another limit may follow; other arguments may not.
@@ -372,8 +385,11 @@ mod tests {
         let config = json!({"components": (0..400).map(|i| json!({"name": format!("c{i}")})).collect::<Vec<_>>()});
         let big = json!({"part": {"id": "p1", "name": "main", "robot_config": config}});
         let dest = RowPolicy { files: &[FileArg::Write("dest")], ..policy() };
-        let out = fit(&dest, None, big, Budget(MIN_MAX_RESULT_BYTES)).unwrap();
-        assert!(size(&out) <= MIN_MAX_RESULT_BYTES);
+        let fitted = fit(&dest, None, big, Budget(MIN_MAX_RESULT_BYTES)).unwrap();
+        // The text the client gets is the shortened result's.
+        assert_eq!(fitted.text, text_of(&fitted.value));
+        let out = fitted.value;
+        assert!(fitted.text.len() <= MIN_MAX_RESULT_BYTES);
         assert_eq!(out["part"]["id"], json!("p1"));
         // The smallest field whose leaving out is enough.
         assert_eq!(out["truncated"]["left_out"], json!(["/part/robot_config/components"]));
@@ -381,7 +397,7 @@ mod tests {
         // A page's one item too large comes alone, shortened, and paging goes on.
         let mut list = robots(3);
         list["robots"][0]["config"] = json!("y".repeat(10_000));
-        let out = fit(&ROBOTS, call(json!({})).unwrap(), list, Budget(MIN_MAX_RESULT_BYTES)).unwrap();
+        let out = fit(&ROBOTS, call(json!({})).unwrap(), list, Budget(MIN_MAX_RESULT_BYTES)).unwrap().value;
         assert_eq!(out["robots"].as_array().unwrap().len(), 1);
         assert_eq!(out["truncated"]["left_out"], json!(["/robots/0/config"]));
         assert!(out["next_cursor"].is_string());
@@ -391,6 +407,8 @@ mod tests {
     #[test]
     fn a_result_within_the_budget_is_untouched() {
         let small = json!({"organization": {"id": "o"}});
-        assert_eq!(fit(&policy(), None, small.clone(), Budget::default()).unwrap(), small);
+        let out = fit(&policy(), None, small.clone(), Budget::default()).unwrap();
+        assert_eq!(out.value, small);
+        assert_eq!(out.text, r#"{"organization":{"id":"o"}}"#);
     }
 }
