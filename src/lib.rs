@@ -12,4 +12,5 @@ pub mod proto_json;
 pub mod safety;
 pub mod sandbox;
 pub mod server;
+pub mod stdio;
 pub mod tools;

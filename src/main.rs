@@ -287,7 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 viam_fleet_mcp::http::serve(server, &http, Duration::from_secs(cli.options.timeout)).await?;
             } else {
                 // Non-blocking pipes on the IO driver: no blocking-pool hand-off per message.
-                server.serve(rmcp::transport::stdio_pipes()).await?.waiting().await?;
+                server.serve(viam_fleet_mcp::stdio::stdio()).await?.waiting().await?;
             }
         }
         Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?, json, markdown)?,

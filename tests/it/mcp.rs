@@ -405,3 +405,60 @@ async fn roles_match_whatever_identity_type_the_grant_was_stored_with() {
     assert_eq!(stored.unwrap()["identity_type"], json!("user"));
     harness.stop().await;
 }
+
+/// The stdio transport's framing, spoken to in raw lines: a line past the 16 MiB bound is dropped
+/// and the session goes on; well-formed JSON that is no message gets Invalid Request; a CRLF line,
+/// a leading byte-order mark and blank lines are read; a `tools/call` with `_meta` carries it.
+#[tokio::test]
+async fn stdio_framing_drops_an_oversized_line_refuses_a_non_message_and_reads_the_rest() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let sandbox = viam_fleet_mcp::sandbox::start(
+        SandboxConfig::default(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut child = tokio::process::Command::new(BIN)
+        .env("VIAM_APP_URL", sandbox.url())
+        .env("VIAM_API_KEY_ID", viam_fleet_mcp::sandbox::DEMO_API_KEY_ID)
+        .env("VIAM_API_KEY", DEMO_API_KEY)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    stdin.write_all(format!("{initialize}\n").as_bytes()).await.unwrap();
+    assert_eq!(next().await["id"], json!(1));
+    stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n\n").await.unwrap();
+
+    // 16 MiB and one byte, without a newline in it: dropped whole, then the session goes on.
+    let oversized =
+        format!("{{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"pad\":\"{}\"}}\n", "x".repeat(16 << 20));
+    let writer = tokio::spawn(async move {
+        stdin.write_all(oversized.as_bytes()).await.unwrap();
+        stdin
+    });
+    let mut stdin = writer.await.unwrap();
+    stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":5,\"method\":\"tools/list\"}\n").await.unwrap();
+    let refused = next().await;
+    assert_eq!(refused["error"]["code"], json!(-32600), "{refused}");
+    assert_eq!(refused["id"], Value::Null, "{refused}");
+
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"_meta": {"progressToken": "p"}, "name": "list_organizations", "arguments": {}}});
+    stdin.write_all(format!("\u{feff}{call}\r\n").as_bytes()).await.unwrap();
+    let answer = next().await;
+    assert_eq!(answer["id"], json!(4), "{answer}");
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+    assert!(answer["result"]["structuredContent"]["organizations"].is_array(), "{answer}");
+    drop(stdin);
+    child.wait().await.unwrap();
+    sandbox.shutdown().await;
+}

@@ -1,0 +1,268 @@
+//! MCP over stdio. rmcp's line transport reads every message as an untagged union of the message
+//! kinds and then of the request types: a `tools/call` is tried against thirteen other request
+//! types first, and each refusal builds an error. Here a `tools/call` request is read straight into
+//! its type; every other line goes through rmcp's own codec, so what is accepted, ignored or
+//! refused stays rmcp's. The rest follows rmcp's transport: rmcp's non-blocking pipes, lines
+//! bounded at 16 MiB (a longer one is dropped and the session goes on), unparsable input ignored,
+//! well-formed JSON that is not a message answered with Invalid Request, and frames that stay whole
+//! even when a read is cancelled.
+use rmcp::RoleServer;
+use rmcp::model::{CallToolRequest, ClientRequest, ErrorData, JsonRpcMessage, RequestId};
+use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::async_rw::{DEFAULT_MAX_LINE_LENGTH, JsonRpcMessageCodec, JsonRpcMessageCodecError};
+use rmcp::transport::{StdioReader, StdioWriter, Transport};
+use serde::Deserialize;
+use serde_json::error::Category;
+use serde_json::value::RawValue;
+use std::io;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::Mutex;
+use tokio_util::bytes::{BufMut, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+type Codec<T> = JsonRpcMessageCodec<T>;
+
+pub struct Stdio {
+    read: BufReader<StdioReader>,
+    line: Vec<u8>,
+    /// Dropping the rest of a line that was too long.
+    discarding: bool,
+    out: Arc<Mutex<Option<Out>>>,
+    refusal: Option<Refusal>,
+}
+
+/// An Invalid Request answer owed for a line that was JSON but not a message: queued, then written.
+/// `receive` can be cancelled between the two; the step it reached is kept.
+#[derive(Clone, Copy)]
+enum Refusal {
+    Queue,
+    Write,
+}
+
+struct Out {
+    writer: StdioWriter,
+    /// Frames not yet written. A write cut short by cancellation leaves its rest here, and the next
+    /// write finishes it first, so frames never interleave.
+    queued: BytesMut,
+    codec: Codec<TxJsonRpcMessage<RoleServer>>,
+}
+
+impl Out {
+    fn queue(&mut self, message: TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
+        self.codec.encode(message, &mut self.queued).map_err(io::Error::from)
+    }
+
+    async fn write(&mut self) -> io::Result<()> {
+        self.writer.write_all_buf(&mut self.queued).await?;
+        self.writer.flush().await
+    }
+}
+
+/// The server's side of stdio.
+pub fn stdio() -> Stdio {
+    let (read, writer) = rmcp::transport::stdio_pipes();
+    let out = Out { writer, queued: BytesMut::new(), codec: Codec::default() };
+    Stdio {
+        read: BufReader::new(read),
+        line: Vec::new(),
+        discarding: false,
+        out: Arc::new(Mutex::new(Some(out))),
+        refusal: None,
+    }
+}
+
+impl Stdio {
+    /// Reads up to the next newline into `line`; `false` at the end of input. A line longer than
+    /// the bound is dropped whole. Cancellation-safe: the only await is `fill_buf`, and what it
+    /// returned is copied and consumed without another.
+    async fn read_line(&mut self) -> io::Result<bool> {
+        loop {
+            let available = self.read.fill_buf().await?;
+            if available.is_empty() {
+                return Ok(false);
+            }
+            let newline = available.iter().position(|&b| b == b'\n');
+            let take = newline.map_or(available.len(), |i| i + 1);
+            let mut done = false;
+            if self.discarding {
+                self.discarding = newline.is_none();
+            } else if self.line.len() + take > DEFAULT_MAX_LINE_LENGTH {
+                tracing::error!(
+                    max_line_length = DEFAULT_MAX_LINE_LENGTH,
+                    "Incoming message exceeded the maximum line length, discarding it"
+                );
+                self.line.clear();
+                self.discarding = newline.is_none();
+            } else {
+                self.line.extend_from_slice(&available[..take]);
+                done = newline.is_some();
+            }
+            self.read.consume(take);
+            if done {
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn answer_refusal(&mut self, step: Refusal) -> io::Result<()> {
+        let mut out = self.out.lock().await;
+        let out = out.as_mut().ok_or_else(closed)?;
+        if let Refusal::Queue = step {
+            out.queue(JsonRpcMessage::error(ErrorData::invalid_request("Invalid request", None), None))?;
+            self.refusal = Some(Refusal::Write);
+        }
+        out.write().await?;
+        self.refusal = None;
+        Ok(())
+    }
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "Transport is closed")
+}
+
+impl Transport<RoleServer> for Stdio {
+    type Error = io::Error;
+
+    fn send(&mut self, message: TxJsonRpcMessage<RoleServer>) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        let out = self.out.clone();
+        async move {
+            let mut out = out.lock().await;
+            let out = out.as_mut().ok_or_else(closed)?;
+            out.queue(message)?;
+            out.write().await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            if let Some(step) = self.refusal
+                && self.answer_refusal(step).await.is_err()
+            {
+                return None;
+            }
+            match self.read_line().await {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    tracing::error!("Error reading from stream: {e}");
+                    return None;
+                }
+            }
+            let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let parsed = if line.is_empty() { Ok(None) } else { parse(line) };
+            self.line.clear();
+            match parsed {
+                Ok(Some(message)) => return Some(message),
+                Ok(None) => {}
+                // Not JSON: nothing to answer (and answering could start an echo storm).
+                Err(JsonRpcMessageCodecError::Serde(e)) if matches!(e.classify(), Category::Syntax | Category::Eof) => {
+                    tracing::debug!("Ignoring unparsable incoming message: {e}");
+                }
+                Err(JsonRpcMessageCodecError::Serde(e)) => {
+                    tracing::debug!("Protocol error on incoming message: {e}");
+                    self.refusal = Some(Refusal::Queue);
+                }
+                Err(e) => {
+                    tracing::error!("Error reading from stream: {e}");
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> io::Result<()> {
+        self.out.lock().await.take();
+        Ok(())
+    }
+}
+
+/// One line: a message, `None` for one rmcp ignores (a non-MCP notification), or why it is not one.
+fn parse(line: &[u8]) -> Result<Option<RxJsonRpcMessage<RoleServer>>, JsonRpcMessageCodecError> {
+    if let Some(call) = tool_call(line) {
+        return Ok(Some(call));
+    }
+    let mut framed = BytesMut::with_capacity(line.len() + 1);
+    framed.extend_from_slice(line);
+    framed.put_u8(b'\n');
+    Codec::<RxJsonRpcMessage<RoleServer>>::default().decode(&mut framed)
+}
+
+/// A plain `tools/call` request, read as rmcp reads it but without trying every other request type
+/// first; `None` for any other line, or one with anything unusual (another member, a non-2.0
+/// version, an escaped method name), which then goes rmcp's way.
+fn tool_call(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope<'a> {
+        jsonrpc: &'a str,
+        id: RequestId,
+        method: &'a str,
+        #[serde(borrow, rename = "params")]
+        _params: &'a RawValue,
+    }
+    let envelope: Envelope = serde_json::from_slice(line).ok()?;
+    if envelope.jsonrpc != "2.0" || envelope.method != "tools/call" {
+        return None;
+    }
+    let request: CallToolRequest = serde_json::from_slice(line).ok()?;
+    Some(JsonRpcMessage::request(ClientRequest::CallToolRequest(request), envelope.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn by_rmcp(line: &str) -> Value {
+        let mut framed = BytesMut::from(format!("{line}\n").as_bytes());
+        let message = Codec::<RxJsonRpcMessage<RoleServer>>::default().decode(&mut framed).unwrap().unwrap();
+        serde_json::to_value(message).unwrap()
+    }
+
+    #[test]
+    fn a_tool_call_reads_as_rmcp_reads_it() {
+        let calls = [
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "list_organizations"}}),
+            json!({"jsonrpc": "2.0", "id": "a-1", "method": "tools/call",
+                "params": {"name": "get_robot_part", "arguments": {"robot_part_id": "p", "dest": null, "n": [1, 2.5, {"x": true}]}}}),
+            json!({"params": {"_meta": {"progressToken": "t", "other": 1}, "name": "delete_robot", "arguments": {"robot_id": "r", "confirm": true}},
+                "method": "tools/call", "id": 9, "jsonrpc": "2.0"}),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                "params": {"name": "delete_robot", "arguments": {}, "requestState": "s", "inputResponses": {}}}),
+        ];
+        for call in calls {
+            let line = call.to_string();
+            let direct = tool_call(line.as_bytes()).unwrap_or_else(|| panic!("{line} was not read directly"));
+            assert_eq!(serde_json::to_value(direct).unwrap(), by_rmcp(&line), "{line}");
+        }
+    }
+
+    #[test]
+    fn anything_else_goes_rmcps_way() {
+        let others = [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
+            // A stray member: rmcp refuses such a message, so it must see it.
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "x"}, "result": {}}),
+            json!({"jsonrpc": "1.0", "id": 1, "method": "tools/call", "params": {"name": "x"}}),
+            json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "x"}}),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"arguments": {}}}),
+        ];
+        for other in others {
+            assert!(tool_call(other.to_string().as_bytes()).is_none(), "{other}");
+        }
+        assert!(tool_call(br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"x"}}"#).is_none());
+        // What rmcp answers, through `parse`: ignored, refused, or read.
+        // A non-MCP notification rmcp cannot read is ignored, not refused.
+        assert!(matches!(parse(br#"{"jsonrpc":"2.0","method":"$/x","params":3}"#), Ok(None)));
+        let refused = parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"},"result":{}}"#);
+        assert!(matches!(refused, Err(JsonRpcMessageCodecError::Serde(e)) if e.classify() == Category::Data));
+        assert!(
+            matches!(parse(b"not json"), Err(JsonRpcMessageCodecError::Serde(e)) if e.classify() == Category::Syntax)
+        );
+        assert!(matches!(parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), Ok(Some(_))));
+    }
+}
