@@ -112,7 +112,10 @@ impl ServerHandler for FleetServer {
                 context: Some(context),
             },
         };
-        Ok(match self.fleet.call(row, call).await {
+        // Boxed: rmcp spawns each request as a task, and tokio moves a task's future several times
+        // on the way (into its cell, through its stages); the pipeline's state machine is kilobytes,
+        // a pointer to it is not.
+        Ok(match Box::pin(self.fleet.call(row, call)).await {
             Reply::Done(Fitted { value, text }) => structured(value, text, false),
             Reply::Failed(error) => {
                 let text = text_of(&error);
