@@ -5,13 +5,18 @@
 //! refused stays rmcp's. The rest follows rmcp's transport: rmcp's non-blocking pipes, lines
 //! bounded at 16 MiB (a longer one is dropped and the session goes on), unparsable input ignored,
 //! well-formed JSON that is not a message answered with Invalid Request, and frames that stay whole
-//! even when a read is cancelled.
+//! even when a read is cancelled. A tool result's frame is written with its text once (see
+//! [`take_structured_text`]).
 use rmcp::RoleServer;
-use rmcp::model::{CallToolRequest, ClientRequest, ErrorData, JsonRpcMessage, RequestId};
+use rmcp::model::{
+    CallToolRequest, ClientRequest, ContentBlock, ErrorData, JsonRpcMessage, JsonRpcResponse, RequestId, ServerResult,
+    TextContent,
+};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::async_rw::{DEFAULT_MAX_LINE_LENGTH, JsonRpcMessageCodec, JsonRpcMessageCodecError};
 use rmcp::transport::{StdioReader, StdioWriter, Transport};
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::error::Category;
 use serde_json::value::RawValue;
 use std::io;
@@ -42,27 +47,75 @@ enum Refusal {
 
 struct Out {
     writer: StdioWriter,
-    /// Frames not yet written. A write cut short by cancellation leaves its rest here, and the next
-    /// write finishes it first, so frames never interleave.
+    frames: Frames,
+}
+
+/// Frames not yet written. A write cut short by cancellation leaves its rest here, and the next
+/// write finishes it first, so frames never interleave.
+#[derive(Default)]
+struct Frames {
     queued: BytesMut,
     codec: Codec<TxJsonRpcMessage<RoleServer>>,
 }
 
+/// Where a tool result's structured content goes in its frame, written as a placeholder first.
+const STRUCTURED_PLACEHOLDER: &[u8] = br#""structuredContent":null"#;
+
+impl Frames {
+    fn queue(&mut self, mut message: TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
+        let structured_text = take_structured_text(&mut message);
+        let start = self.queued.len();
+        self.codec.encode(message, &mut self.queued).map_err(io::Error::from)?;
+        if let Some(text) = structured_text {
+            // Only `isError` follows the placeholder (there is no `_meta`), so it is found from the end.
+            let frame = &self.queued[start..];
+            let found = frame.windows(STRUCTURED_PLACEHOLDER.len()).rposition(|w| w == STRUCTURED_PLACEHOLDER);
+            let at = start + found.expect("the placeholder was just written") + STRUCTURED_PLACEHOLDER.len() - 4;
+            let rest = self.queued.split_off(at + 4);
+            self.queued.truncate(at);
+            self.queued.extend_from_slice(text.as_bytes());
+            self.queued.extend_from_slice(&rest);
+        }
+        Ok(())
+    }
+}
+
 impl Out {
     fn queue(&mut self, message: TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
-        self.codec.encode(message, &mut self.queued).map_err(io::Error::from)
+        self.frames.queue(message)
     }
 
     async fn write(&mut self) -> io::Result<()> {
-        self.writer.write_all_buf(&mut self.queued).await?;
+        self.writer.write_all_buf(&mut self.frames.queued).await?;
         self.writer.flush().await
     }
+}
+
+/// A tool result's structured content is the value its one text block holds as text
+/// (`server::structured` writes the text from the value), so the frame takes that text instead of
+/// serializing the value a second time: the value is swapped for a placeholder, and its text is
+/// returned to go in the placeholder's place.
+fn take_structured_text(message: &mut TxJsonRpcMessage<RoleServer>) -> Option<String> {
+    let JsonRpcMessage::Response(JsonRpcResponse { result: ServerResult::CallToolResult(result), .. }) = message else {
+        return None;
+    };
+    let [ContentBlock::Text(TextContent { text, meta: None, annotations: None, .. })] = result.content.as_slice()
+    else {
+        return None;
+    };
+    if result.meta.is_some() {
+        return None;
+    }
+    let structured = result.structured_content.as_mut()?;
+    debug_assert_eq!(serde_json::to_string(structured).ok().as_ref(), Some(text), "the text is the value's");
+    *structured = Value::Null;
+    Some(text.clone())
 }
 
 /// The server's side of stdio.
 pub fn stdio() -> Stdio {
     let (read, writer) = rmcp::transport::stdio_pipes();
-    let out = Out { writer, queued: BytesMut::new(), codec: Codec::default() };
+    let out = Out { writer, frames: Frames::default() };
     Stdio {
         read: BufReader::new(read),
         line: Vec::new(),
@@ -264,5 +317,31 @@ mod tests {
             matches!(parse(b"not json"), Err(JsonRpcMessageCodecError::Serde(e)) if e.classify() == Category::Syntax)
         );
         assert!(matches!(parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#), Ok(Some(_))));
+    }
+
+    #[test]
+    fn a_tool_result_frame_is_byte_for_byte_rmcps() {
+        use rmcp::model::CallToolResult;
+        let value =
+            json!({"part": {"name": "rover \"1\"\n", "config": {"π": 3.25, "list": [1, null, true]}, "id": "p"}});
+        let text = serde_json::to_string(&value).unwrap();
+        let mut success = CallToolResult::success(vec![ContentBlock::text(text.clone())]);
+        success.structured_content = Some(value.clone());
+        let mut error = CallToolResult::error(vec![ContentBlock::text(text.clone())]);
+        error.structured_content = Some(value);
+        let unstructured = CallToolResult::success(vec![ContentBlock::text(text)]);
+        let results = [success, error, unstructured];
+        for (i, result) in results.into_iter().enumerate() {
+            let message =
+                || JsonRpcMessage::response(ServerResult::CallToolResult(result.clone()), RequestId::Number(7));
+            let mut ours = Frames::default();
+            ours.queue(message()).unwrap();
+            // A frame queued after it is untouched.
+            ours.queue(message()).unwrap();
+            let mut theirs = BytesMut::new();
+            Codec::default().encode(message(), &mut theirs).unwrap();
+            Codec::default().encode(message(), &mut theirs).unwrap();
+            assert_eq!(ours.queued, theirs, "result {i}");
+        }
     }
 }

@@ -359,9 +359,17 @@ fn is_secret_key(key: &str) -> bool {
         long = key.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
         long.as_str()
     };
-    let named = SECRET_NAMES.contains(&normalized) || SECRET_PARTS.iter().any(|p| normalized.contains(p));
+    let named = SECRET_NAMES.contains(&normalized) || contains_any(normalized.as_bytes(), &SECRET_PARTS);
     // Only secret-looking keys, a few per config, pay for the last word.
     named && !NOT_SECRET_LAST_WORDS.contains(&last_word(key).as_str())
+}
+
+/// Whether any of `parts` occurs in `key`, in one pass: a config has dozens of keys, and twelve
+/// substring searches each cost more than the comparisons, which mostly stop at the first byte.
+fn contains_any(key: &[u8], parts: &[&str]) -> bool {
+    (0..key.len()).any(|at| {
+        parts.iter().any(|part| part.as_bytes().first() == Some(&key[at]) && key[at..].starts_with(part.as_bytes()))
+    })
 }
 
 /// The last word of a key, lowercase: `apiKeyId` → `id`, `token_url` → `url`, `APIKey` → `apikey`.
