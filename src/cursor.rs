@@ -8,7 +8,8 @@ use crate::error::ToolError;
 use rmcp::model::{RequestStateCodec, SealOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::sync::LazyLock;
+use std::collections::BTreeMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 static CODEC: LazyLock<RequestStateCodec> = LazyLock::new(|| {
     RequestStateCodec::try_new(b"viam-fleet-mcp paging cursors: integrity, not secrecy".to_vec())
@@ -28,6 +29,16 @@ pub fn seal<P: Serialize>(tool: &str, selection: &impl Serialize, position: &P) 
     CODEC
         .seal_json_with(position, &SealOptions::new().associated_data(&binding))
         .map_err(|e| ToolError::local(format!("cannot seal the cursor: {e}")))
+}
+
+/// The length of the cursor that would hold `position`, without sealing one: a cursor's length
+/// depends only on its position's JSON length (the key and the binding are not in it), so each
+/// length is measured once. A page reserves room for its cursor before it knows if it needs one.
+pub fn sealed_len<P: Serialize>(position: &P) -> Result<usize, ToolError> {
+    static LENGTHS: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+    let payload = serde_json::to_vec(position).map_err(|e| ToolError::local(format!("cursor position: {e}")))?.len();
+    let mut lengths = LENGTHS.lock().unwrap_or_else(PoisonError::into_inner);
+    Ok(*lengths.entry(payload).or_insert_with(|| CODEC.seal_with(&vec![b'0'; payload], &SealOptions::new()).len()))
 }
 
 /// The position a cursor holds, if it was made by this server process for this tool and selection.
@@ -61,5 +72,16 @@ mod tests {
         let mut edited = cursor.clone();
         edited.insert(cursor.len() / 2, 'x');
         assert!(open::<serde_json::Value>("list_machine_summaries", &selection, &edited).is_err());
+    }
+
+    #[test]
+    fn a_cursors_length_is_known_without_sealing_it() {
+        for position in [json!(0), json!(7), json!(123_456), json!(["Lab", "m1"]), json!(["a much longer name", "m-2"])]
+        {
+            for selection in [json!({}), json!({"org_id": "o1", "online_state": "offline", "name": "x".repeat(300)})] {
+                let cursor = seal("list_robots", &selection, &position).unwrap();
+                assert_eq!(sealed_len(&position).unwrap(), cursor.len(), "{position} {selection}");
+            }
+        }
     }
 }
