@@ -5,8 +5,10 @@
 //! process), the project's `Connection` against the sandbox in its own process, and the stdio
 //! floor (one line through two pipes to `cat` and back). Then the real binary over stdio, driven
 //! with raw JSON-RPC lines so the client's own parsing is not counted: p50/p99 per tool,
-//! throughput at 1, 8, 64 and 256 in flight, startup to the first `tools/list` answer, and its
-//! RSS at idle, after 10k calls and after a 5 MB response. Bounded to a minute or two.
+//! throughput at 1, 8, 64 and 256 in flight, startup to the first `tools/list` answer, the
+//! instructions it executes per call (callgrind, when valgrind is installed: a figure the host's
+//! noise does not move), and its RSS at idle, after 10k calls and after a 5 MB response. Bounded to
+//! a minute or two.
 use prost::Message as _;
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -199,7 +201,20 @@ const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","param
 
 impl Mcp {
     fn spawn(app_url: &str, options: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
+        Self::spawn_under(&[], app_url, options)
+    }
+
+    /// As `spawn`, run by `wrapper` (a command and its arguments) when it is not empty.
+    fn spawn_under(wrapper: &[&str], app_url: &str, options: &[&str]) -> Self {
+        let mut command = match wrapper {
+            [program, arguments @ ..] => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(BIN);
+                command
+            }
+            [] => Command::new(BIN),
+        };
+        let mut child = command
             // The transport's cost for big results is measured here, so no result is paged.
             .args(["--max-result-bytes", "100000000"])
             .args(options)
@@ -220,11 +235,21 @@ impl Mcp {
 
     /// Spawned, initialized, and `tools/list` answered.
     async fn start(app_url: &str, options: &[&str]) -> Self {
-        let mut mcp = Self::spawn(app_url, options);
+        Self::initialized(Self::spawn(app_url, options)).await
+    }
+
+    async fn initialized(mut mcp: Self) -> Self {
         mcp.stdin.write_all(INITIALIZE.as_bytes()).await.unwrap();
         mcp.stdout.next_line().await.unwrap().expect("initialize is answered");
         mcp.request("tools/list", &json!({})).await;
         mcp
+    }
+
+    /// Closes stdin, which ends the server, and waits for it to exit.
+    async fn finish(self) {
+        drop(self.stdin);
+        let mut child = self.child;
+        child.wait().await.unwrap();
     }
 
     fn pid(&self) -> u32 {
@@ -272,6 +297,31 @@ impl Mcp {
         }
         total as f64 / started.elapsed().as_secs_f64()
     }
+}
+
+/// The instructions the server executes per call (user space, all threads), counted by callgrind:
+/// unlike time, a count the host's noise does not move, so two builds compare in any run. The
+/// count for 400 calls less that for 100, over 300; `None` without valgrind.
+async fn instructions_per_call(app_url: &str, tool: &str, arguments: &Value) -> Option<f64> {
+    let valgrind = Command::new("valgrind").arg("--version").stdout(Stdio::null()).status().await;
+    if !valgrind.is_ok_and(|status| status.success()) {
+        return None;
+    }
+    let mut counts = Vec::new();
+    for calls in [100, 400] {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let out_file = format!("--callgrind-out-file={}", out.path().display());
+        let wrapper = ["valgrind", "--tool=callgrind", "--quiet", &out_file];
+        let mut mcp = Mcp::initialized(Mcp::spawn_under(&wrapper, app_url, &[])).await;
+        for _ in 0..calls {
+            mcp.call(tool, arguments).await;
+        }
+        mcp.finish().await;
+        let profile = std::fs::read_to_string(out.path()).unwrap();
+        let total = profile.lines().find_map(|l| l.strip_prefix("summary: ").or_else(|| l.strip_prefix("totals: ")));
+        counts.push(total?.trim().parse::<f64>().ok()?);
+    }
+    Some((counts[1] - counts[0]) / 300.0)
 }
 
 /// Spawn to the `tools/list` answer, with the handshake written up front as a client would.
@@ -492,6 +542,10 @@ async fn main() {
         runtimes.push((Latency::of(samples), workers.throughput(tool, arguments, 64, BURST).await));
     }
     drop(workers);
+    let mut instructions = Vec::new();
+    for (tool, arguments) in ["list_organizations", "get_robot_part"].iter().zip(&arguments) {
+        instructions.push(instructions_per_call(&sandbox.url, tool, arguments).await);
+    }
 
     println!("\nlimits and the MCP server (p50 / p99)");
     row("stdio floor: pipe round trip to cat", pipe);
@@ -531,6 +585,14 @@ async fn main() {
             mcp_tp[i][2],
             at64
         );
+    }
+
+    println!("\ninstructions the MCP server executes per call (callgrind; user space, all threads)");
+    for (tool, count) in ["list_organizations", "get_robot_part"].iter().zip(&instructions) {
+        match count {
+            Some(count) => println!("  {tool:<44} {:>8.0}k", count / 1e3),
+            None => println!("  {tool:<44} not measured: valgrind is not installed"),
+        }
     }
 
     println!("\nRSS of the MCP server");
