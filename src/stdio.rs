@@ -6,11 +6,11 @@
 //! bounded at 16 MiB (a longer one is dropped and the session goes on), unparsable input ignored,
 //! well-formed JSON that is not a message answered with Invalid Request, and frames that stay whole
 //! even when a read is cancelled. A tool result's frame is written with its text once (see
-//! [`take_structured_text`]).
+//! [`Frames::queue`]), and the result is freed after its frame is written.
 use rmcp::RoleServer;
 use rmcp::model::{
-    CallToolRequest, ClientRequest, ContentBlock, ErrorData, JsonRpcMessage, JsonRpcResponse, RequestId, ServerResult,
-    TextContent,
+    CallToolRequest, CallToolResult, ClientRequest, ContentBlock, ErrorData, JsonRpcMessage, JsonRpcResponse,
+    RequestId, ServerResult, TextContent,
 };
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::async_rw::{DEFAULT_MAX_LINE_LENGTH, JsonRpcMessageCodec, JsonRpcMessageCodecError};
@@ -55,61 +55,54 @@ struct Out {
 #[derive(Default)]
 struct Frames {
     queued: BytesMut,
-    codec: Codec<TxJsonRpcMessage<RoleServer>>,
 }
 
 /// Where a tool result's structured content goes in its frame, written as a placeholder first.
 const STRUCTURED_PLACEHOLDER: &[u8] = br#""structuredContent":null"#;
 
 impl Frames {
-    fn queue(&mut self, mut message: TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
-        let structured_text = take_structured_text(&mut message);
+    /// Queues the message's frame, encoded by rmcp's codec. A tool result's structured content is
+    /// the value its one text block holds as text (`server::structured` writes the text from the
+    /// value), so the frame takes that text instead of serializing the value a second time: the
+    /// value is swapped for a placeholder, and returned to be dropped once the frame is written.
+    fn queue(&mut self, message: &mut TxJsonRpcMessage<RoleServer>) -> io::Result<Option<Value>> {
+        let structured = tool_result(message).and_then(|r| r.structured_content.replace(Value::Null));
         let start = self.queued.len();
-        self.codec.encode(message, &mut self.queued).map_err(io::Error::from)?;
-        if let Some(text) = structured_text {
-            // Only `isError` follows the placeholder (there is no `_meta`), so it is found from the end.
-            let frame = &self.queued[start..];
-            let found = frame.windows(STRUCTURED_PLACEHOLDER.len()).rposition(|w| w == STRUCTURED_PLACEHOLDER);
-            let at = start + found.expect("the placeholder was just written") + STRUCTURED_PLACEHOLDER.len() - 4;
-            let rest = self.queued.split_off(at + 4);
-            self.queued.truncate(at);
-            self.queued.extend_from_slice(text.as_bytes());
-            self.queued.extend_from_slice(&rest);
-        }
-        Ok(())
+        Codec::<&TxJsonRpcMessage<RoleServer>>::default().encode(message, &mut self.queued).map_err(io::Error::from)?;
+        let (Some(value), Some(block)) = (&structured, tool_result(message).and_then(|r| r.content[0].as_text()))
+        else {
+            return Ok(structured);
+        };
+        let text = &block.text;
+        debug_assert_eq!(serde_json::to_string(value).ok().as_ref(), Some(text), "the text is the value's");
+        // Only `isError` follows the placeholder (there is no `_meta`), so it is found from the end.
+        let frame = &self.queued[start..];
+        let found = frame.windows(STRUCTURED_PLACEHOLDER.len()).rposition(|w| w == STRUCTURED_PLACEHOLDER);
+        let at = start + found.expect("the placeholder was just written") + STRUCTURED_PLACEHOLDER.len() - 4;
+        let rest = self.queued.split_off(at + 4);
+        self.queued.truncate(at);
+        self.queued.extend_from_slice(text.as_bytes());
+        self.queued.extend_from_slice(&rest);
+        Ok(structured)
     }
 }
 
 impl Out {
-    fn queue(&mut self, message: TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
-        self.frames.queue(message)
-    }
-
     async fn write(&mut self) -> io::Result<()> {
         self.writer.write_all_buf(&mut self.frames.queued).await?;
         self.writer.flush().await
     }
 }
 
-/// A tool result's structured content is the value its one text block holds as text
-/// (`server::structured` writes the text from the value), so the frame takes that text instead of
-/// serializing the value a second time: the value is swapped for a placeholder, and its text is
-/// returned to go in the placeholder's place.
-fn take_structured_text(message: &mut TxJsonRpcMessage<RoleServer>) -> Option<String> {
+/// A tool result whose frame can take its text block as its structured content: one plain text
+/// block, structured content, and no `_meta`.
+fn tool_result(message: &mut TxJsonRpcMessage<RoleServer>) -> Option<&mut CallToolResult> {
     let JsonRpcMessage::Response(JsonRpcResponse { result: ServerResult::CallToolResult(result), .. }) = message else {
         return None;
     };
-    let [ContentBlock::Text(TextContent { text, meta: None, annotations: None, .. })] = result.content.as_slice()
-    else {
-        return None;
-    };
-    if result.meta.is_some() {
-        return None;
-    }
-    let structured = result.structured_content.as_mut()?;
-    debug_assert_eq!(serde_json::to_string(structured).ok().as_ref(), Some(text), "the text is the value's");
-    *structured = Value::Null;
-    Some(text.clone())
+    let plain =
+        matches!(result.content.as_slice(), [ContentBlock::Text(TextContent { meta: None, annotations: None, .. })]);
+    (plain && result.meta.is_none() && result.structured_content.is_some()).then_some(result)
 }
 
 /// The server's side of stdio.
@@ -162,7 +155,7 @@ impl Stdio {
         let mut out = self.out.lock().await;
         let out = out.as_mut().ok_or_else(closed)?;
         if let Refusal::Queue = step {
-            out.queue(JsonRpcMessage::error(ErrorData::invalid_request("Invalid request", None), None))?;
+            out.frames.queue(&mut JsonRpcMessage::error(ErrorData::invalid_request("Invalid request", None), None))?;
             self.refusal = Some(Refusal::Write);
         }
         out.write().await?;
@@ -180,11 +173,16 @@ impl Transport<RoleServer> for Stdio {
 
     fn send(&mut self, message: TxJsonRpcMessage<RoleServer>) -> impl Future<Output = io::Result<()>> + Send + 'static {
         let out = self.out.clone();
+        let mut message = message;
         async move {
             let mut out = out.lock().await;
             let out = out.as_mut().ok_or_else(closed)?;
-            out.queue(message)?;
-            out.write().await
+            let structured = out.frames.queue(&mut message)?;
+            let written = out.write().await;
+            // Freed once the frame is out: a result is a tree of maps, and freeing it is no part of
+            // the reply.
+            drop((message, structured));
+            written
         }
     }
 
@@ -321,7 +319,6 @@ mod tests {
 
     #[test]
     fn a_tool_result_frame_is_byte_for_byte_rmcps() {
-        use rmcp::model::CallToolResult;
         let value =
             json!({"part": {"name": "rover \"1\"\n", "config": {"π": 3.25, "list": [1, null, true]}, "id": "p"}});
         let text = serde_json::to_string(&value).unwrap();
@@ -335,9 +332,9 @@ mod tests {
             let message =
                 || JsonRpcMessage::response(ServerResult::CallToolResult(result.clone()), RequestId::Number(7));
             let mut ours = Frames::default();
-            ours.queue(message()).unwrap();
+            ours.queue(&mut message()).unwrap();
             // A frame queued after it is untouched.
-            ours.queue(message()).unwrap();
+            ours.queue(&mut message()).unwrap();
             let mut theirs = BytesMut::new();
             Codec::default().encode(message(), &mut theirs).unwrap();
             Codec::default().encode(message(), &mut theirs).unwrap();

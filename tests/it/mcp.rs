@@ -315,22 +315,7 @@ async fn stdout_is_only_json_rpc_and_the_api_key_never_appears() {
     harness.stop().await;
 
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let sandbox = viam_fleet_mcp::sandbox::start(
-        SandboxConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
-    let mut child = tokio::process::Command::new(BIN)
-        .env("VIAM_APP_URL", sandbox.url())
-        .env("VIAM_API_KEY_ID", viam_fleet_mcp::sandbox::DEMO_API_KEY_ID)
-        .env("VIAM_API_KEY", DEMO_API_KEY)
-        .env("RUST_LOG", "trace")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (sandbox, mut child) = raw_server("trace", std::process::Stdio::piped()).await;
     // Drain stderr as it comes, or trace logging would fill the pipe and stall the server.
     let mut stderr_pipe = child.stderr.take().unwrap();
     let stderr_task = tokio::spawn(async move {
@@ -412,21 +397,7 @@ async fn roles_match_whatever_identity_type_the_grant_was_stored_with() {
 #[tokio::test]
 async fn stdio_framing_drops_an_oversized_line_refuses_a_non_message_and_reads_the_rest() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let sandbox = viam_fleet_mcp::sandbox::start(
-        SandboxConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
-    let mut child = tokio::process::Command::new(BIN)
-        .env("VIAM_APP_URL", sandbox.url())
-        .env("VIAM_API_KEY_ID", viam_fleet_mcp::sandbox::DEMO_API_KEY_ID)
-        .env("VIAM_API_KEY", DEMO_API_KEY)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let (sandbox, mut child) = raw_server("warn", std::process::Stdio::null()).await;
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut next = async || {
@@ -461,4 +432,25 @@ async fn stdio_framing_drops_an_oversized_line_refuses_a_non_message_and_reads_t
     drop(stdin);
     child.wait().await.unwrap();
     sandbox.shutdown().await;
+}
+
+/// The demo sandbox and the real binary against it, logging at `log`, its stdin and stdout piped for
+/// raw JSON-RPC lines.
+async fn raw_server(
+    log: &str,
+    stderr: std::process::Stdio,
+) -> (viam_fleet_mcp::sandbox::RunningSandbox, tokio::process::Child) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox = viam_fleet_mcp::sandbox::start(SandboxConfig::default(), listener).await.unwrap();
+    let child = tokio::process::Command::new(BIN)
+        .env("VIAM_APP_URL", sandbox.url())
+        .env("VIAM_API_KEY_ID", viam_fleet_mcp::sandbox::DEMO_API_KEY_ID)
+        .env("VIAM_API_KEY", DEMO_API_KEY)
+        .env("RUST_LOG", log)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    (sandbox, child)
 }
