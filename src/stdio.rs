@@ -6,7 +6,7 @@
 //! bounded at 16 MiB (a longer one is dropped and the session goes on), unparsable input ignored,
 //! well-formed JSON that is not a message answered with Invalid Request, and frames that stay whole
 //! even when a read is cancelled. A tool result's frame is written with its text once (see
-//! [`Frames::queue`]), and the result is freed after its frame is written.
+//! [`Frames::queue`]).
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolRequest, CallToolResult, ClientRequest, ContentBlock, ErrorData, JsonRpcMessage, JsonRpcResponse,
@@ -64,26 +64,32 @@ impl Frames {
     /// Queues the message's frame, encoded by rmcp's codec. A tool result's structured content is
     /// the value its one text block holds as text (`server::structured` writes the text from the
     /// value), so the frame takes that text instead of serializing the value a second time: the
-    /// value is swapped for a placeholder, and returned to be dropped once the frame is written.
-    fn queue(&mut self, message: &mut TxJsonRpcMessage<RoleServer>) -> io::Result<Option<Value>> {
-        let structured = tool_result(message).and_then(|r| r.structured_content.replace(Value::Null));
+    /// value is swapped for a placeholder (and freed now, so a big result's tree and its frame are
+    /// never held at once), and the text goes in the placeholder's place.
+    fn queue(&mut self, message: &mut TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
+        let swapped = tool_result(message).is_some_and(|result| {
+            let value = result.structured_content.replace(Value::Null);
+            debug_assert_eq!(
+                value.and_then(|v| serde_json::to_string(&v).ok()).as_deref(),
+                result.content[0].as_text().map(|block| block.text.as_str()),
+                "the text is the value's"
+            );
+            true
+        });
         let start = self.queued.len();
         Codec::<&TxJsonRpcMessage<RoleServer>>::default().encode(message, &mut self.queued).map_err(io::Error::from)?;
-        let (Some(value), Some(block)) = (&structured, tool_result(message).and_then(|r| r.content[0].as_text()))
-        else {
-            return Ok(structured);
+        let Some(block) = tool_result(message).filter(|_| swapped).and_then(|r| r.content[0].as_text()) else {
+            return Ok(());
         };
-        let text = &block.text;
-        debug_assert_eq!(serde_json::to_string(value).ok().as_ref(), Some(text), "the text is the value's");
         // Only `isError` follows the placeholder (there is no `_meta`), so it is found from the end.
         let frame = &self.queued[start..];
         let found = frame.windows(STRUCTURED_PLACEHOLDER.len()).rposition(|w| w == STRUCTURED_PLACEHOLDER);
         let at = start + found.expect("the placeholder was just written") + STRUCTURED_PLACEHOLDER.len() - 4;
         let rest = self.queued.split_off(at + 4);
         self.queued.truncate(at);
-        self.queued.extend_from_slice(text.as_bytes());
+        self.queued.extend_from_slice(block.text.as_bytes());
         self.queued.extend_from_slice(&rest);
-        Ok(structured)
+        Ok(())
     }
 }
 
@@ -177,12 +183,8 @@ impl Transport<RoleServer> for Stdio {
         async move {
             let mut out = out.lock().await;
             let out = out.as_mut().ok_or_else(closed)?;
-            let structured = out.frames.queue(&mut message)?;
-            let written = out.write().await;
-            // Freed once the frame is out: a result is a tree of maps, and freeing it is no part of
-            // the reply.
-            drop((message, structured));
-            written
+            out.frames.queue(&mut message)?;
+            out.write().await
         }
     }
 
