@@ -46,9 +46,9 @@ pub trait Prepared: Send + Sync {
 
 type Prepare = Box<dyn Fn(&Op, JsonObject, &App) -> Result<Box<dyn Prepared>, ToolError> + Send + Sync>;
 
-/// A schema made from the code the first time it is needed: by a call whose arguments are
-/// refused, or by a listing that has no compiled-in definition (see [`Catalogue`]). Startup makes
-/// none.
+/// A schema made from the code the first time it is needed: by a one-RPC tool's first call (does it
+/// fall back to the default location?), a call whose arguments are refused, or a listing that has
+/// no compiled-in definition (see [`Catalogue`]). Startup makes none.
 type LazySchema = LazyLock<JsonObject, fn() -> JsonObject>;
 
 /// How a tool runs: its argument schema, its output schema, and how a call is prepared.
