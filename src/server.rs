@@ -128,7 +128,8 @@ impl ServerHandler for FleetServer {
 }
 
 /// The value as `structuredContent` and, for clients that read only content, as one text block
-/// (its text, written once); the frame writer serializes the structured copy.
+/// (its text, written once). Over stdio the frame takes that text for the structured copy too
+/// (`stdio::Frames::queue`); over HTTP rmcp serializes the value.
 fn structured(value: Value, text: String, is_error: bool) -> CallToolResult {
     let content = vec![ContentBlock::text(text)];
     let mut result = if is_error { CallToolResult::error(content) } else { CallToolResult::success(content) };
@@ -140,8 +141,8 @@ fn structured(value: Value, text: String, is_error: bool) -> CallToolResult {
 const IDLE: Duration = Duration::from_millis(100);
 
 /// glibc keeps the heap that a burst of calls or a big result freed mapped; once calls pause, it is
-/// given back to the system (`benches/calls.rs`: 23 MB of RSS after a 5 MB result that peaked at
-/// 54 MB, and 18–19 MB after 36,501 calls).
+/// given back to the system (`benches/calls.rs`: 21–29 MB of RSS after a 5 MB result that peaked at
+/// 53 MB, and 17–18 MB after 36,501 calls).
 #[derive(Default)]
 struct HeapReturn {
     in_flight: AtomicUsize,

@@ -57,8 +57,10 @@ struct Frames {
     queued: BytesMut,
 }
 
-/// Where a tool result's structured content goes in its frame, written as a placeholder first.
+/// Where a tool result's structured content goes in its frame, written as a placeholder first: the
+/// key, then `null` in the value's place.
 const STRUCTURED_PLACEHOLDER: &[u8] = br#""structuredContent":null"#;
+const PLACEHOLDER_VALUE: usize = b"null".len();
 
 impl Frames {
     /// Queues the message's frame, encoded by rmcp's codec. A tool result's structured content is
@@ -84,8 +86,9 @@ impl Frames {
         // Only `isError` follows the placeholder (there is no `_meta`), so it is found from the end.
         let frame = &self.queued[start..];
         let found = frame.windows(STRUCTURED_PLACEHOLDER.len()).rposition(|w| w == STRUCTURED_PLACEHOLDER);
-        let at = start + found.expect("the placeholder was just written") + STRUCTURED_PLACEHOLDER.len() - 4;
-        let rest = self.queued.split_off(at + 4);
+        let at =
+            start + found.expect("the placeholder was just written") + STRUCTURED_PLACEHOLDER.len() - PLACEHOLDER_VALUE;
+        let rest = self.queued.split_off(at + PLACEHOLDER_VALUE);
         self.queued.truncate(at);
         self.queued.extend_from_slice(block.text.as_bytes());
         self.queued.extend_from_slice(&rest);
@@ -177,9 +180,11 @@ fn closed() -> io::Error {
 impl Transport<RoleServer> for Stdio {
     type Error = io::Error;
 
-    fn send(&mut self, message: TxJsonRpcMessage<RoleServer>) -> impl Future<Output = io::Result<()>> + Send + 'static {
+    fn send(
+        &mut self,
+        mut message: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
         let out = self.out.clone();
-        let mut message = message;
         async move {
             let mut out = out.lock().await;
             let out = out.as_mut().ok_or_else(closed)?;

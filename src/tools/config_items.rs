@@ -7,7 +7,7 @@ mod edit;
 pub(super) use edit::config_changes;
 
 use super::args::{Id, to_struct};
-use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, custom_with_preview, row};
+use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, custom_with_preview, row, schema_object};
 use crate::call::ScopeArg::PartOrFragment;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -70,7 +70,6 @@ const READ: &str = "GetRobotPart | GetFragment";
 const WRITE: &str = "UpdateRobotPart | UpdateFragment";
 
 // The results are not response messages but items and diffs, so their schemas are given here.
-
 fn target_properties() -> Value {
     json!({
         "robot_part_id": {"type": "string"},
@@ -85,7 +84,7 @@ fn read_output() -> Map<String, Value> {
     properties["config"] = json!({"type": "object"});
     properties["items"] = json!({"type": "object", "additionalProperties": {"type": "array"}});
     properties["names"] = json!({"type": "object", "additionalProperties": {"type": "array"}});
-    object(json!({"type": "object", "properties": properties}))
+    schema_object(json!({"type": "object", "properties": properties}))
 }
 
 fn write_output() -> Map<String, Value> {
@@ -102,11 +101,7 @@ fn write_output() -> Map<String, Value> {
     ] {
         properties[name] = schema;
     }
-    object(json!({"type": "object", "properties": properties, "required": ["kind", "name", "last_updated"]}))
-}
-
-fn object(schema: Value) -> Map<String, Value> {
-    schema.as_object().cloned().unwrap_or_default()
+    schema_object(json!({"type": "object", "properties": properties, "required": ["kind", "name", "last_updated"]}))
 }
 
 /// Whose config a call edits.

@@ -145,7 +145,6 @@ where
     A: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static,
     R: Rpc,
 {
-    let empty_response = OnceLock::new();
     Op {
         input_schema: LazyLock::new(input_schema::<A>),
         output_schema: LazyLock::new(unary_output_schema::<A, R>),
@@ -161,7 +160,7 @@ where
                 arguments: parsed,
                 request,
                 echo: arguments,
-                empty_response: *empty_response.get_or_init(response_is_empty::<R>),
+                empty_response: response_is_empty(op.response()),
                 default_location: defaults::takes_default_location(op.input_schema()),
                 preview,
             }))
@@ -170,15 +169,13 @@ where
 }
 
 /// A response with no fields: the result is `{"status": "ok"}` plus the arguments, echoed.
-fn response_is_empty<R: Rpc>() -> bool {
-    let schema = output_schema(&<R::Response as prost::Name>::full_name());
-    schema["properties"].as_object().is_none_or(|fields| fields.is_empty())
+fn response_is_empty(response: &MessageDescriptor) -> bool {
+    response.fields().len() == 0
 }
 
 fn unary_output_schema<A: JsonSchema + 'static, R: Rpc>() -> JsonObject {
-    let mut schema = if response_is_empty::<R>() {
-        let schema = json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]});
-        schema.as_object().cloned().unwrap_or_default()
+    let mut schema = if response_is_empty(&descriptor_of::<R::Response>()) {
+        schema_object(json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}))
     } else {
         output_schema(&<R::Response as prost::Name>::full_name())
     };
@@ -241,6 +238,14 @@ where
         prepare: Box::new(move |op, arguments, _| {
             Ok(Box::new(CustomCall { arguments: parse::<A>(op, &arguments)?, run, preview }))
         }),
+    }
+}
+
+/// A schema written with `json!`, as the object an output schema is.
+fn schema_object(schema: Value) -> JsonObject {
+    match schema {
+        Value::Object(object) => object,
+        other => panic!("a schema is an object, not {other}"),
     }
 }
 

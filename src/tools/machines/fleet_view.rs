@@ -1,7 +1,7 @@
 //! `list_machine_summaries`: every machine of an organization in compact rows, filtered and paged by
 //! the server (AppService filters by location and fragment only, and has no paging).
 use super::super::args::Id;
-use super::super::{BoxFuture, CallContext, Op, ToolResult, custom};
+use super::super::{BoxFuture, CallContext, Op, ToolResult, custom, schema_object};
 use crate::cursor;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -245,5 +245,5 @@ fn output_schema() -> Map<String, Value> {
         "total": {"type": "integer", "description": "machines matching the filters, on all pages"},
         "next_cursor": {"type": ["string", "null"]},
     }});
-    schema.as_object().cloned().unwrap_or_default()
+    schema_object(schema)
 }
