@@ -23,6 +23,11 @@ use viam_fleet_mcp::sandbox::{self, RunningSandbox, SandboxConfig, Seed};
 use viam_fleet_mcp::server::FleetServer;
 use viam_fleet_mcp::tools::{ToolRow, catalogue};
 
+/// mimalloc: a call's many small allocations and frees cost fewer instructions than with glibc's
+/// allocator (`cargo bench --bench calls`), and the server's idle hook returns its freed pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(version, about = "MCP server that manages a Viam robot fleet through Viam's app API")]
 struct Cli {
@@ -246,6 +251,13 @@ impl Options {
 }
 
 fn main() -> std::process::ExitCode {
+    // Without transparent huge pages: where the kernel backs every heap range with them, each
+    // 2 MiB the allocator touches is resident (idle RSS 19 MB instead of 12 in the benchmark).
+    #[cfg(target_os = "linux")]
+    // SAFETY: a prctl that sets a flag of this process; it reads no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
     let cli = Cli::parse();
     // One thread by default: a call is mostly waiting on the app, and a single-thread runtime hands
     // no work between threads (`cargo bench --bench calls` compares it with two workers).

@@ -140,9 +140,10 @@ fn structured(value: Value, text: String, is_error: bool) -> CallToolResult {
 /// How long the server must have had no call in flight before it returns freed heap.
 const IDLE: Duration = Duration::from_millis(100);
 
-/// glibc keeps the heap that a burst of calls or a big result freed mapped; once calls pause, it is
-/// given back to the system (`benches/calls.rs`: 21–29 MB of RSS after a 5 MB result that peaked at
-/// 53 MB, and 17–18 MB after 36,501 calls).
+/// The allocator keeps pages that a burst of calls or a big result freed (mimalloc purges them a
+/// second later, and only when it next runs); once calls pause, they are given back to the system
+/// (`benches/calls.rs`: 27–28 MB of RSS after a 5 MB result that peaked at 69 MB, and 18 MB after
+/// 40,901 calls).
 #[derive(Default)]
 struct HeapReturn {
     in_flight: AtomicUsize,
@@ -180,11 +181,8 @@ impl Drop for InFlight {
                 }
             }
             memory.waiting.store(false, Ordering::Relaxed);
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            // SAFETY: malloc_trim only returns free heap pages to the kernel.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            // SAFETY: mi_collect only returns pages that hold no live allocation.
+            unsafe { libmimalloc_sys::mi_collect(true) };
         });
     }
 }
