@@ -188,6 +188,15 @@ async fn start_bare(bare: Bare) -> String {
     url
 }
 
+/// Spawns `command` with its stdin and stdout piped, killed when dropped.
+fn spawn_piped(command: &mut Command) -> (Child, ChildStdin, Lines<BufReader<ChildStdout>>) {
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).kill_on_drop(true).spawn().expect("the command starts");
+    let stdin = child.stdin.take().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, stdin, stdout)
+}
+
 /// The real binary over stdio, spoken to in raw JSON-RPC lines.
 struct Mcp {
     child: Child,
@@ -215,7 +224,7 @@ impl Mcp {
             }
             [] => Command::new(BIN),
         };
-        let mut child = command
+        command
             // The transport's cost for big results is measured here, so no result is paged.
             .args(["--max-result-bytes", "100000000"])
             .args(options)
@@ -223,14 +232,8 @@ impl Mcp {
             .env("VIAM_API_KEY_ID", DEMO_API_KEY_ID)
             .env("VIAM_API_KEY", DEMO_API_KEY)
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+            .stderr(Stdio::null());
+        let (child, stdin, stdout) = spawn_piped(&mut command);
         Mcp { child, stdin, stdout, next_id: 1 }
     }
 
@@ -669,14 +672,7 @@ struct Floor {
 
 impl Floor {
     fn start() -> Self {
-        let mut cat = Command::new("cat")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("cat runs");
-        let stdin = cat.stdin.take().unwrap();
-        let stdout = BufReader::new(cat.stdout.take().unwrap()).lines();
+        let (cat, stdin, stdout) = spawn_piped(&mut Command::new("cat"));
         let line = format!(
             "{}\n",
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get_robot_part", "arguments": {"robot_part_id": ids::PART_ROVER_1_MAIN}}})
