@@ -96,10 +96,25 @@ impl Frames {
     }
 }
 
+/// Above this, the queue's buffer is freed once written rather than kept for the next frames: a big
+/// result's frame would otherwise stay resident for the rest of the session.
+const KEPT_QUEUE_BYTES: usize = 1 << 20;
+
 impl Out {
     async fn write(&mut self) -> io::Result<()> {
+        let bytes = self.frames.queued.len();
         self.writer.write_all_buf(&mut self.frames.queued).await?;
+        self.frames.written(bytes);
         self.writer.flush().await
+    }
+}
+
+impl Frames {
+    /// After all of `bytes` went out: a buffer that big is freed, not kept for the next frames.
+    fn written(&mut self, bytes: usize) {
+        if bytes > KEPT_QUEUE_BYTES {
+            self.queued = BytesMut::new();
+        }
     }
 }
 
@@ -346,6 +361,26 @@ mod tests {
             Codec::default().encode(message(), &mut theirs).unwrap();
             Codec::default().encode(message(), &mut theirs).unwrap();
             assert_eq!(ours.queued, theirs, "result {i}");
+        }
+    }
+
+    /// A big result's frame does not stay resident once written; smaller frames reuse the buffer.
+    #[test]
+    fn a_big_frames_buffer_is_freed_once_written() {
+        use tokio_util::bytes::Buf;
+        let mut frames = Frames::default();
+        for bytes in [KEPT_QUEUE_BYTES, KEPT_QUEUE_BYTES + 1] {
+            frames.queued.put_bytes(b'x', bytes);
+            frames.queued.advance(bytes); // as a write does
+            frames.written(bytes);
+            // As the next frame's encoding does: an emptied buffer is reused from its start.
+            frames.queued.reserve(1);
+            let capacity = frames.queued.capacity();
+            if bytes > KEPT_QUEUE_BYTES {
+                assert!(capacity < 4096, "{capacity} bytes kept after a frame of {bytes}");
+            } else {
+                assert!(capacity >= bytes, "{capacity} bytes kept after a frame of {bytes}");
+            }
         }
     }
 }
