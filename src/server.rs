@@ -142,7 +142,7 @@ const IDLE: Duration = Duration::from_millis(100);
 
 /// The allocator keeps pages that a burst of calls or a big result freed (mimalloc purges them a
 /// second later, and only when it next runs); once calls pause, they are given back to the system
-/// (`benches/calls.rs`: 27–28 MB of RSS after a 5 MB result that peaked at 69 MB, and 18 MB after
+/// (`benches/calls.rs`: 18–19 MB of RSS after a 5 MB result that peaked at 70 MB, and 18–19 MB after
 /// 40,901 calls).
 #[derive(Default)]
 struct HeapReturn {
