@@ -28,6 +28,11 @@ use tokio_util::codec::{Decoder, Encoder};
 
 type Codec<T> = JsonRpcMessageCodec<T>;
 
+/// Above this, a line read or a frame written is freed once done with rather than kept for the next
+/// ones: one big message (an upload's arguments, a big result) would otherwise stay resident for the
+/// rest of the session.
+const KEPT_BUFFER_BYTES: usize = 1 << 20;
+
 pub struct Stdio {
     read: BufReader<StdioReader>,
     line: Vec<u8>,
@@ -94,11 +99,14 @@ impl Frames {
         self.queued.extend_from_slice(&rest);
         Ok(())
     }
-}
 
-/// Above this, the queue's buffer is freed once written rather than kept for the next frames: a big
-/// result's frame would otherwise stay resident for the rest of the session.
-const KEPT_QUEUE_BYTES: usize = 1 << 20;
+    /// After all of `bytes` went out: a buffer that big is freed, not kept for the next frames.
+    fn written(&mut self, bytes: usize) {
+        if bytes > KEPT_BUFFER_BYTES {
+            self.queued = BytesMut::new();
+        }
+    }
+}
 
 impl Out {
     async fn write(&mut self) -> io::Result<()> {
@@ -106,15 +114,6 @@ impl Out {
         self.writer.write_all_buf(&mut self.frames.queued).await?;
         self.frames.written(bytes);
         self.writer.flush().await
-    }
-}
-
-impl Frames {
-    /// After all of `bytes` went out: a buffer that big is freed, not kept for the next frames.
-    fn written(&mut self, bytes: usize) {
-        if bytes > KEPT_QUEUE_BYTES {
-            self.queued = BytesMut::new();
-        }
     }
 }
 
@@ -162,7 +161,7 @@ impl Stdio {
                     max_line_length = DEFAULT_MAX_LINE_LENGTH,
                     "Incoming message exceeded the maximum line length, discarding it"
                 );
-                self.line.clear();
+                empty_line(&mut self.line);
                 self.discarding = newline.is_none();
             } else {
                 self.line.extend_from_slice(&available[..take]);
@@ -185,6 +184,15 @@ impl Stdio {
         out.write().await?;
         self.refusal = None;
         Ok(())
+    }
+}
+
+/// Empties a line buffer, freeing it if one line made it big.
+fn empty_line(line: &mut Vec<u8>) {
+    if line.capacity() > KEPT_BUFFER_BYTES {
+        *line = Vec::new();
+    } else {
+        line.clear();
     }
 }
 
@@ -226,7 +234,7 @@ impl Transport<RoleServer> for Stdio {
             let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let parsed = if line.is_empty() { Ok(None) } else { parse(line) };
-            self.line.clear();
+            empty_line(&mut self.line);
             match parsed {
                 Ok(Some(message)) => return Some(message),
                 Ok(None) => {}
@@ -369,18 +377,29 @@ mod tests {
     fn a_big_frames_buffer_is_freed_once_written() {
         use tokio_util::bytes::Buf;
         let mut frames = Frames::default();
-        for bytes in [KEPT_QUEUE_BYTES, KEPT_QUEUE_BYTES + 1] {
+        for bytes in [KEPT_BUFFER_BYTES, KEPT_BUFFER_BYTES + 1] {
             frames.queued.put_bytes(b'x', bytes);
             frames.queued.advance(bytes); // as a write does
             frames.written(bytes);
             // As the next frame's encoding does: an emptied buffer is reused from its start.
             frames.queued.reserve(1);
             let capacity = frames.queued.capacity();
-            if bytes > KEPT_QUEUE_BYTES {
+            if bytes > KEPT_BUFFER_BYTES {
                 assert!(capacity < 4096, "{capacity} bytes kept after a frame of {bytes}");
             } else {
                 assert!(capacity >= bytes, "{capacity} bytes kept after a frame of {bytes}");
             }
+        }
+    }
+
+    /// The same for a line read: a big one's buffer is freed, a smaller one's kept.
+    #[test]
+    fn a_big_lines_buffer_is_freed_once_read() {
+        for (bytes, kept) in [(KEPT_BUFFER_BYTES, true), (KEPT_BUFFER_BYTES + 1, false)] {
+            let mut line = vec![b'x'; bytes];
+            empty_line(&mut line);
+            assert!(line.is_empty());
+            assert_eq!(line.capacity() >= bytes, kept, "a line of {bytes} bytes");
         }
     }
 }
