@@ -146,8 +146,11 @@ fn walk(desc: &MessageDescriptor, mut bytes: &[u8], handed: Wire) -> Option<Valu
         }
     }
     if let Some(&(_, kept, _)) = config {
-        let text =
-            [handed.text, own.text].into_iter().flatten().find_map(|t| serde_json::from_slice::<Map<_, _>>(t).ok());
+        // Validated whole, the text is parsed without checking each string again.
+        let text = [handed.text, own.text]
+            .into_iter()
+            .flatten()
+            .find_map(|t| serde_json::from_str::<Map<_, _>>(std::str::from_utf8(t).ok()?).ok());
         let structure = match own.structure.or(handed.structure) {
             Some(s) if text.is_none() => Some(message_json(&descriptor("google.protobuf.Struct"), s)?),
             _ => None,

@@ -1,7 +1,8 @@
 //! The MCP server: lists the catalogue's tools and dispatches calls to their rows.
 use crate::call::{Interaction, ProgressSink};
+use crate::json_text::compact;
 use crate::pipeline::{Call, Fleet, Reply};
-use crate::safety::budget::{Fitted, text_of};
+use crate::safety::budget::Fitted;
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, ListToolsResult,
@@ -118,7 +119,7 @@ impl ServerHandler for FleetServer {
         Ok(match Box::pin(self.fleet.call(row, call)).await {
             Reply::Done(Fitted { value, text }) => structured(value, text, false),
             Reply::Failed(error) => {
-                let text = text_of(&error);
+                let text = compact(&error);
                 structured(error, text, true)
             }
             Reply::InputRequired(round) => return Ok((*round).into()),

@@ -7,6 +7,7 @@
 //! well-formed JSON that is not a message answered with Invalid Request, and frames that stay whole
 //! even when a read is cancelled. A tool result's frame is written with its text once (see
 //! [`Frames::queue`]).
+use crate::json_text::escape_into;
 use rmcp::RoleServer;
 use rmcp::model::{
     CallToolRequest, CallToolResult, ClientRequest, ContentBlock, ErrorData, JsonRpcMessage, JsonRpcResponse,
@@ -62,40 +63,38 @@ struct Frames {
     queued: BytesMut,
 }
 
-/// Where a tool result's structured content goes in its frame, written as a placeholder first: the
-/// key, then `null` in the value's place.
-const STRUCTURED_PLACEHOLDER: &[u8] = br#""structuredContent":null"#;
-const PLACEHOLDER_VALUE: usize = b"null".len();
+/// Where a tool result's text and structured content go in its frame: the text block's text is
+/// encoded empty and the value as `null`, and both are put in their places after. Nothing can sit
+/// between them: the one text block has no annotations and no `_meta`.
+const PLACEHOLDERS: &[u8] = br#""text":""}],"structuredContent":null"#;
 
 impl Frames {
     /// Queues the message's frame, encoded by rmcp's codec. A tool result's structured content is
     /// the value its one text block holds as text (`server::structured` writes the text from the
-    /// value), so the frame takes that text instead of serializing the value a second time: the
-    /// value is swapped for a placeholder (and freed now, so a big result's tree and its frame are
-    /// never held at once), and the text goes in the placeholder's place.
+    /// value), so the frame takes that text twice instead of serializing the value again: escaped
+    /// as the text block's string, and as it is in the value's place. The value is freed first, so
+    /// a big result's tree and its frame are never held at once.
     fn queue(&mut self, message: &mut TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
-        let swapped = tool_result(message).is_some_and(|result| {
-            let value = result.structured_content.replace(Value::Null);
-            debug_assert_eq!(
-                value.and_then(|v| serde_json::to_string(&v).ok()).as_deref(),
-                result.content[0].as_text().map(|block| block.text.as_str()),
-                "the text is the value's"
-            );
-            true
+        let text = tool_result(message).map(|(text, value)| {
+            let value = std::mem::take(value);
+            debug_assert_eq!(serde_json::to_string(&value).ok().as_ref(), Some(&*text), "the text is the value's");
+            std::mem::take(text)
         });
         let start = self.queued.len();
         Codec::<&TxJsonRpcMessage<RoleServer>>::default().encode(message, &mut self.queued).map_err(io::Error::from)?;
-        let Some(block) = tool_result(message).filter(|_| swapped).and_then(|r| r.content[0].as_text()) else {
-            return Ok(());
-        };
-        // Only `isError` follows the placeholder (there is no `_meta`), so it is found from the end.
+        let Some(text) = text else { return Ok(()) };
+        // Only `isError` follows the placeholders, so they are found from the end.
         let frame = &self.queued[start..];
-        let found = frame.windows(STRUCTURED_PLACEHOLDER.len()).rposition(|w| w == STRUCTURED_PLACEHOLDER);
-        let at =
-            start + found.expect("the placeholder was just written") + STRUCTURED_PLACEHOLDER.len() - PLACEHOLDER_VALUE;
-        let rest = self.queued.split_off(at + PLACEHOLDER_VALUE);
+        let found = frame.windows(PLACEHOLDERS.len()).rposition(|w| w == PLACEHOLDERS);
+        let at = start + found.expect("the placeholders were just written");
+        let rest = self.queued.split_off(at + PLACEHOLDERS.len());
         self.queued.truncate(at);
-        self.queued.extend_from_slice(block.text.as_bytes());
+        // The text escaped takes about an eighth more: a JSON text has a quote every few bytes.
+        self.queued.reserve(2 * text.len() + text.len() / 8 + PLACEHOLDERS.len() + rest.len());
+        self.queued.extend_from_slice(br#""text":""#);
+        escape_into(&mut self.queued, &text);
+        self.queued.extend_from_slice(br#""}],"structuredContent":"#);
+        self.queued.extend_from_slice(text.as_bytes());
         self.queued.extend_from_slice(&rest);
         Ok(())
     }
@@ -117,15 +116,17 @@ impl Out {
     }
 }
 
-/// A tool result whose frame can take its text block as its structured content: one plain text
-/// block, structured content, and no `_meta`.
-fn tool_result(message: &mut TxJsonRpcMessage<RoleServer>) -> Option<&mut CallToolResult> {
+/// A tool result whose frame can take its text block as its structured content (one plain text
+/// block, structured content, and no `_meta`): its text and its value.
+fn tool_result(message: &mut TxJsonRpcMessage<RoleServer>) -> Option<(&mut String, &mut Value)> {
     let JsonRpcMessage::Response(JsonRpcResponse { result: ServerResult::CallToolResult(result), .. }) = message else {
         return None;
     };
-    let plain =
-        matches!(result.content.as_slice(), [ContentBlock::Text(TextContent { meta: None, annotations: None, .. })]);
-    (plain && result.meta.is_none() && result.structured_content.is_some()).then_some(result)
+    let CallToolResult { content, structured_content: Some(value), meta: None, .. } = result else { return None };
+    let [ContentBlock::Text(TextContent { text, meta: None, annotations: None, .. })] = content.as_mut_slice() else {
+        return None;
+    };
+    Some((text, value))
 }
 
 /// The server's side of stdio.
@@ -349,8 +350,8 @@ mod tests {
 
     #[test]
     fn a_tool_result_frame_is_byte_for_byte_rmcps() {
-        let value =
-            json!({"part": {"name": "rover \"1\"\n", "config": {"π": 3.25, "list": [1, null, true]}, "id": "p"}});
+        let value = json!({"part": {"name": "rover \"1\"\n", "config": {"π": 3.25, "list": [1, null, true]}, "id": "p",
+            "path": "C:\\robots\\\u{1}\t日本🤖", "long": "x".repeat(100) + "\""}});
         let text = serde_json::to_string(&value).unwrap();
         let mut success = CallToolResult::success(vec![ContentBlock::text(text.clone())]);
         success.structured_content = Some(value.clone());

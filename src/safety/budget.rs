@@ -7,6 +7,7 @@
 use crate::call::{FileArg, RowPolicy};
 use crate::cursor;
 use crate::error::ToolError;
+use crate::json_text::compact;
 use rmcp::model::JsonObject;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -134,7 +135,7 @@ pub fn fit(policy: &RowPolicy, page: Option<Page>, mut value: Value, budget: Bud
     if let Some(page) = page {
         page.cut(policy.pages, &mut value, budget.0, how)?;
     }
-    let mut text = text_of(&value);
+    let mut text = compact(&value);
     let mut room = budget.0;
     while text.len() > budget.0 && room > 0 {
         let left_out = shorten(&mut value, room, &PAGING_FIELDS);
@@ -142,7 +143,7 @@ pub fn fit(policy: &RowPolicy, page: Option<Page>, mut value: Value, budget: Bud
             break;
         }
         mark(&mut value, left_out, how);
-        text = text_of(&value);
+        text = compact(&value);
         // The marker itself took room: shorten further by what it pushed over.
         room = room.saturating_sub(text.len().saturating_sub(budget.0));
     }
@@ -291,11 +292,6 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// A result's compact JSON text, written straight into a buffer rather than through `Display`.
-pub fn text_of(value: &Value) -> String {
-    serde_json::to_string(value).expect("a JSON value always serializes")
-}
-
 /// The bytes of compact JSON `value` takes, counted without building the text.
 fn size(value: &impl Serialize) -> usize {
     struct Count(usize);
@@ -388,7 +384,7 @@ mod tests {
         let dest = RowPolicy { files: &[FileArg::Write("dest")], ..policy() };
         let fitted = fit(&dest, None, big, Budget(MIN_MAX_RESULT_BYTES)).unwrap();
         // The text the client gets is the shortened result's.
-        assert_eq!(fitted.text, text_of(&fitted.value));
+        assert_eq!(fitted.text, compact(&fitted.value));
         let out = fitted.value;
         assert!(fitted.text.len() <= MIN_MAX_RESULT_BYTES);
         assert_eq!(out["part"]["id"], json!("p1"));

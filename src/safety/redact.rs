@@ -362,18 +362,30 @@ fn is_secret_key(key: &str) -> bool {
         long = key.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
         long.as_str()
     };
-    let named = SECRET_NAMES.contains(&normalized) || contains_any(normalized.as_bytes(), &SECRET_PARTS);
+    let named = SECRET_NAMES.contains(&normalized) || contains_secret_part(normalized.as_bytes());
     // Only secret-looking keys, a few per config, pay for the last word.
     named && !NOT_SECRET_LAST_WORDS.contains(&last_word(key).as_str())
 }
 
-/// Whether any of `parts` occurs in `key`, in one pass: a config has dozens of keys, and twelve
-/// substring searches each cost more than the comparisons, which mostly stop at the first byte.
-fn contains_any(key: &[u8], parts: &[&str]) -> bool {
+/// Whether a secret part occurs in `key`, in one pass: a config has dozens of keys, and twelve
+/// substring searches each cost more than the comparisons. Most places in a key start no part, and
+/// cost one lookup.
+fn contains_secret_part(key: &[u8]) -> bool {
     (0..key.len()).any(|at| {
-        parts.iter().any(|part| part.as_bytes().first() == Some(&key[at]) && key[at..].starts_with(part.as_bytes()))
+        PART_STARTS[key[at] as usize] && SECRET_PARTS.iter().any(|part| key[at..].starts_with(part.as_bytes()))
     })
 }
+
+/// The bytes a secret part starts with.
+const PART_STARTS: [bool; 256] = {
+    let mut starts = [false; 256];
+    let mut part = 0;
+    while part < SECRET_PARTS.len() {
+        starts[SECRET_PARTS[part].as_bytes()[0] as usize] = true;
+        part += 1;
+    }
+    starts
+};
 
 /// The last word of a key, lowercase: `apiKeyId` → `id`, `token_url` → `url`, `APIKey` → `apikey`.
 fn last_word(key: &str) -> String {
