@@ -3,7 +3,6 @@
 //! a string through its writer a fragment at a time, between every two escapes, and a JSON text
 //! held as a string has a quote every few bytes.
 use serde_json::Value;
-use tokio_util::bytes::BufMut;
 
 /// For each byte, what follows the backslash that escapes it (`u` for `\u00XX`), or 0 for a byte
 /// written as it is: serde_json's escapes.
@@ -72,34 +71,49 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Appends `text` escaped as a JSON string's contents (without the quotes), as serde_json escapes
-/// it. Eight bytes are tested at a time; only a word holding a byte to escape is written bytewise.
-pub fn escape_into(out: &mut impl BufMut, text: &str) {
+/// it, eight bytes at a time: the bytes between two escapes are written as a whole word.
+pub fn escape_into(out: &mut Vec<u8>, text: &str) {
     let mut words = text.as_bytes().chunks_exact(8);
     for word in &mut words {
-        if needs_escape(u64::from_le_bytes(word.try_into().expect("a chunk of eight"))) {
-            word.iter().for_each(|&byte| escape_byte(out, byte));
-        } else {
-            out.put_slice(word);
+        let word = u64::from_le_bytes(word.try_into().expect("a chunk of eight"));
+        let mut to_escape = to_escape(word);
+        let mut from = 0;
+        while to_escape != 0 {
+            let at = to_escape.trailing_zeros() / 8;
+            put_word_part(out, word, from, at);
+            escape_byte(out, (word >> (8 * at)) as u8);
+            from = at + 1;
+            to_escape &= to_escape - 1;
         }
+        put_word_part(out, word, from, 8);
     }
     words.remainder().iter().for_each(|&byte| escape_byte(out, byte));
 }
 
-/// Whether any byte of `word` is a control character, a quote or a backslash. Exact for "any": a
-/// borrow can only run on from a byte that is one of them.
-fn needs_escape(word: u64) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES * 0x80;
-    let below = |word: u64, limit: u8| word.wrapping_sub(ONES * limit as u64) & !word & HIGH;
-    let zero = |word: u64| below(word, 1);
-    (below(word, 0x20) | zero(word ^ (ONES * b'"' as u64)) | zero(word ^ (ONES * b'\\' as u64))) != 0
+/// Appends bytes `from..to` of `word`. All eight bytes from `from` on are written and the rest
+/// cut off again: a fixed-size copy costs far less than a slice of varying length.
+fn put_word_part(out: &mut Vec<u8>, word: u64, from: u32, to: u32) {
+    let len = out.len();
+    out.extend_from_slice(&word.checked_shr(8 * from).unwrap_or(0).to_le_bytes());
+    out.truncate(len + (to - from) as usize);
 }
 
-fn escape_byte(out: &mut impl BufMut, byte: u8) {
+/// The high bit of each byte of `word` that is a control character, a quote or a backslash.
+fn to_escape(word: u64) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const LOW_SEVEN: u64 = ONES * 0x7f;
+    // Exact per byte (no borrow runs from one byte into the next): set where the byte is zero.
+    let zero = |word: u64| !(((word & LOW_SEVEN) + LOW_SEVEN) | word | LOW_SEVEN);
+    zero(word & (ONES * 0xe0)) | zero(word ^ (ONES * b'"' as u64)) | zero(word ^ (ONES * b'\\' as u64))
+}
+
+fn escape_byte(out: &mut Vec<u8>, byte: u8) {
     match ESCAPES[byte as usize] {
-        0 => out.put_u8(byte),
-        b'u' => out.put_slice(&[b'\\', b'u', b'0', b'0', HEX[(byte >> 4) as usize], HEX[(byte & 0xf) as usize]]),
-        escape => out.put_slice(&[b'\\', escape]),
+        0 => out.push(byte),
+        b'u' => {
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(byte >> 4) as usize], HEX[(byte & 0xf) as usize]])
+        }
+        escape => out.extend_from_slice(&[b'\\', escape]),
     }
 }
 
@@ -124,6 +138,22 @@ mod tests {
                 let text = String::from_utf8(text).unwrap();
                 let theirs = serde_json::to_string(&text).unwrap();
                 assert_eq!(escaped(&text), theirs[1..theirs.len() - 1], "byte {byte:#04x} at {at}");
+            }
+        }
+    }
+
+    /// Two bytes of a kind, or of two kinds, at every two places of a word and its tail.
+    #[test]
+    fn escapes_together_in_a_word_are_serde_jsons() {
+        let kinds = ["\"", "\\", "\n", "\u{1}", "\u{1f}", "é", "a"];
+        for (first, second) in kinds.iter().flat_map(|a| kinds.iter().map(move |b| (a, b))) {
+            for (i, j) in (0..11).flat_map(|i| (i + 1..11).map(move |j| (i, j))) {
+                let mut text: Vec<String> = vec!["x".into(); 11];
+                text[i] = first.to_string();
+                text[j] = second.to_string();
+                let text = text.concat();
+                let theirs = serde_json::to_string(&text).unwrap();
+                assert_eq!(escaped(&text), theirs[1..theirs.len() - 1], "{text:?}");
             }
         }
     }

@@ -61,6 +61,9 @@ struct Out {
 #[derive(Default)]
 struct Frames {
     queued: BytesMut,
+    /// A result's text escaped, before it joins the frame: a `Vec` takes a byte in fewer
+    /// instructions than `BytesMut` does.
+    escaped: Vec<u8>,
 }
 
 /// Where a tool result's text and structured content go in its frame: the text block's text is
@@ -72,37 +75,43 @@ impl Frames {
     /// Queues the message's frame, encoded by rmcp's codec. A tool result's structured content is
     /// the value its one text block holds as text (`server::structured` writes the text from the
     /// value), so the frame takes that text twice instead of serializing the value again: escaped
-    /// as the text block's string, and as it is in the value's place. The value is freed first, so
-    /// a big result's tree and its frame are never held at once.
-    fn queue(&mut self, message: &mut TxJsonRpcMessage<RoleServer>) -> io::Result<()> {
-        let text = tool_result(message).map(|(text, value)| {
-            let value = std::mem::take(value);
-            debug_assert_eq!(serde_json::to_string(&value).ok().as_ref(), Some(&*text), "the text is the value's");
-            std::mem::take(text)
+    /// as the text block's string, and as it is in the value's place. The value is handed back, to
+    /// be freed once the frame is written, off the answer's path. A big result's is freed first
+    /// instead, so that its tree and its frame are never held at once.
+    fn queue(&mut self, message: &mut TxJsonRpcMessage<RoleServer>) -> io::Result<Value> {
+        let taken = tool_result(message).map(|(text, value)| {
+            debug_assert_eq!(serde_json::to_string(&*value).ok().as_ref(), Some(&*text), "the text is the value's");
+            let (text, value) = (std::mem::take(text), std::mem::take(value));
+            let kept = if text.len() > KEPT_BUFFER_BYTES { Value::Null } else { value };
+            (text, kept)
         });
         let start = self.queued.len();
         Codec::<&TxJsonRpcMessage<RoleServer>>::default().encode(message, &mut self.queued).map_err(io::Error::from)?;
-        let Some(text) = text else { return Ok(()) };
+        let Some((text, value)) = taken else { return Ok(Value::Null) };
         // Only `isError` follows the placeholders, so they are found from the end.
         let frame = &self.queued[start..];
         let found = frame.windows(PLACEHOLDERS.len()).rposition(|w| w == PLACEHOLDERS);
         let at = start + found.expect("the placeholders were just written");
         let rest = self.queued.split_off(at + PLACEHOLDERS.len());
         self.queued.truncate(at);
-        // The text escaped takes about an eighth more: a JSON text has a quote every few bytes.
-        self.queued.reserve(2 * text.len() + text.len() / 8 + PLACEHOLDERS.len() + rest.len());
+        self.escaped.clear();
+        // Escaped, a JSON text takes about an eighth more: it has a quote every few bytes.
+        self.escaped.reserve(text.len() + text.len() / 8);
+        escape_into(&mut self.escaped, &text);
+        self.queued.reserve(self.escaped.len() + text.len() + PLACEHOLDERS.len() + rest.len());
         self.queued.extend_from_slice(br#""text":""#);
-        escape_into(&mut self.queued, &text);
+        self.queued.extend_from_slice(&self.escaped);
         self.queued.extend_from_slice(br#""}],"structuredContent":"#);
         self.queued.extend_from_slice(text.as_bytes());
         self.queued.extend_from_slice(&rest);
-        Ok(())
+        Ok(value)
     }
 
     /// After all of `bytes` went out: a buffer that big is freed, not kept for the next frames.
     fn written(&mut self, bytes: usize) {
         if bytes > KEPT_BUFFER_BYTES {
             self.queued = BytesMut::new();
+            self.escaped = Vec::new();
         }
     }
 }
@@ -212,8 +221,10 @@ impl Transport<RoleServer> for Stdio {
         async move {
             let mut out = out.lock().await;
             let out = out.as_mut().ok_or_else(closed)?;
-            out.frames.queue(&mut message)?;
-            out.write().await
+            let spent = out.frames.queue(&mut message)?;
+            let written = out.write().await;
+            drop(spent);
+            written
         }
     }
 
@@ -352,24 +363,30 @@ mod tests {
     fn a_tool_result_frame_is_byte_for_byte_rmcps() {
         let value = json!({"part": {"name": "rover \"1\"\n", "config": {"π": 3.25, "list": [1, null, true]}, "id": "p",
             "path": "C:\\robots\\\u{1}\t日本🤖", "long": "x".repeat(100) + "\""}});
-        let text = serde_json::to_string(&value).unwrap();
-        let mut success = CallToolResult::success(vec![ContentBlock::text(text.clone())]);
-        success.structured_content = Some(value.clone());
-        let mut error = CallToolResult::error(vec![ContentBlock::text(text.clone())]);
-        error.structured_content = Some(value);
-        let unstructured = CallToolResult::success(vec![ContentBlock::text(text)]);
-        let results = [success, error, unstructured];
-        for (i, result) in results.into_iter().enumerate() {
+        // Over the bound, the value is freed before the frame is written rather than handed back.
+        let big = json!({"log": "\"".repeat(KEPT_BUFFER_BYTES / 2)});
+        let mut results = vec![];
+        for (value, handed_back) in [(value, true), (big, false)] {
+            let text = serde_json::to_string(&value).unwrap();
+            let mut success = CallToolResult::success(vec![ContentBlock::text(text.clone())]);
+            success.structured_content = Some(value.clone());
+            let mut error = CallToolResult::error(vec![ContentBlock::text(text.clone())]);
+            error.structured_content = Some(value.clone());
+            let unstructured = CallToolResult::success(vec![ContentBlock::text(text)]);
+            let value = || if handed_back { value.clone() } else { Value::Null };
+            results.extend([(success, value()), (error, value()), (unstructured, Value::Null)]);
+        }
+        for (i, (result, handed_back)) in results.into_iter().enumerate() {
             let message =
                 || JsonRpcMessage::response(ServerResult::CallToolResult(result.clone()), RequestId::Number(7));
             let mut ours = Frames::default();
-            ours.queue(&mut message()).unwrap();
+            assert_eq!(ours.queue(&mut message()).unwrap(), handed_back, "result {i}");
             // A frame queued after it is untouched.
             ours.queue(&mut message()).unwrap();
             let mut theirs = BytesMut::new();
             Codec::default().encode(message(), &mut theirs).unwrap();
             Codec::default().encode(message(), &mut theirs).unwrap();
-            assert_eq!(ours.queued, theirs, "result {i}");
+            assert!(ours.queued == theirs, "result {i}");
         }
     }
 
