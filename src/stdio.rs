@@ -30,9 +30,13 @@ use tokio_util::codec::{Decoder, Encoder};
 type Codec<T> = JsonRpcMessageCodec<T>;
 
 /// Above this, a line read or a frame written is freed once done with rather than kept for the next
-/// ones: one big message (an upload's arguments, a big result) would otherwise stay resident for the
-/// rest of the session.
-const KEPT_BUFFER_BYTES: usize = 1 << 20;
+/// ones: one big message (an upload's arguments, a fleet-wide listing) would otherwise stay resident
+/// for the rest of the session, idle or not. Most messages are smaller, and reuse the buffer.
+const KEPT_BUFFER_BYTES: usize = 64 << 10;
+
+/// Above this much text, a result's tree is freed before its frame is built, so that the two are
+/// never held at once; a smaller one's after the frame is written, off the answer's path.
+const TREE_FREED_FIRST_BYTES: usize = 1 << 20;
 
 pub struct Stdio {
     read: BufReader<StdioReader>,
@@ -76,13 +80,13 @@ impl Frames {
     /// the value its one text block holds as text (`server::structured` writes the text from the
     /// value), so the frame takes that text twice instead of serializing the value again: escaped
     /// as the text block's string, and as it is in the value's place. The value is handed back, to
-    /// be freed once the frame is written, off the answer's path. A big result's is freed first
-    /// instead, so that its tree and its frame are never held at once.
+    /// be freed once the frame is written, off the answer's path; over [`TREE_FREED_FIRST_BYTES`],
+    /// it is freed first instead.
     fn queue(&mut self, message: &mut TxJsonRpcMessage<RoleServer>) -> io::Result<Value> {
         let taken = tool_result(message).map(|(text, value)| {
             debug_assert_eq!(serde_json::to_string(&*value).ok().as_ref(), Some(&*text), "the text is the value's");
             let (text, value) = (std::mem::take(text), std::mem::take(value));
-            let kept = if text.len() > KEPT_BUFFER_BYTES { Value::Null } else { value };
+            let kept = if text.len() > TREE_FREED_FIRST_BYTES { Value::Null } else { value };
             (text, kept)
         });
         let start = self.queued.len();
@@ -364,7 +368,7 @@ mod tests {
         let value = json!({"part": {"name": "rover \"1\"\n", "config": {"π": 3.25, "list": [1, null, true]}, "id": "p",
             "path": "C:\\robots\\\u{1}\t日本🤖", "long": "x".repeat(100) + "\""}});
         // Over the bound, the value is freed before the frame is written rather than handed back.
-        let big = json!({"log": "\"".repeat(KEPT_BUFFER_BYTES / 2)});
+        let big = json!({"log": "\"".repeat(TREE_FREED_FIRST_BYTES / 2)});
         let mut results = vec![];
         for (value, handed_back) in [(value, true), (big, false)] {
             let text = serde_json::to_string(&value).unwrap();
@@ -397,11 +401,12 @@ mod tests {
         let mut frames = Frames::default();
         for bytes in [KEPT_BUFFER_BYTES, KEPT_BUFFER_BYTES + 1] {
             frames.queued.put_bytes(b'x', bytes);
+            frames.escaped.resize(bytes / 2, b'x'); // the frame's text, escaped
             frames.queued.advance(bytes); // as a write does
             frames.written(bytes);
             // As the next frame's encoding does: an emptied buffer is reused from its start.
             frames.queued.reserve(1);
-            let capacity = frames.queued.capacity();
+            let capacity = frames.queued.capacity() + frames.escaped.capacity();
             if bytes > KEPT_BUFFER_BYTES {
                 assert!(capacity < 4096, "{capacity} bytes kept after a frame of {bytes}");
             } else {
