@@ -1,7 +1,7 @@
-//! JSON text exactly as serde_json writes it, in fewer instructions. A tool result's text, and that
-//! text again as its frame's text block, are most of what a call spends on JSON: serde_json writes
-//! a string through its writer a fragment at a time, between every two escapes, and a JSON text
-//! held as a string has a quote every few bytes.
+//! JSON text exactly as serde_json writes it, in fewer instructions. Every call writes its result's
+//! text, and that text again escaped as its frame's text block. serde_json writes a string through
+//! its writer a fragment at a time, between every two escapes, and a JSON text held as a string has
+//! a quote every few bytes.
 use serde_json::Value;
 
 /// For each byte, what follows the backslash that escapes it (`u` for `\u00XX`), or 0 for a byte
