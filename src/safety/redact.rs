@@ -121,19 +121,29 @@ pub fn redact_arguments(arguments: &Value) -> Value {
     out
 }
 
-/// Replaces every occurrence of the server's own API key in a result, wherever it is (a key
-/// listing, a config, a log line): it never reaches the model, even with `--show-secrets`.
+/// What stands where the server's own API key was.
+const OWN_KEY_MARKER: &str = "<the server's own API key: never shown>";
+
+/// Replaces every occurrence of the server's own API key in a value, in its strings and its member
+/// names (a key listing, a config, a log line): it never reaches the model, even with
+/// `--show-secrets`.
 pub fn hide_own_key(value: &mut Value, key: &str) {
     if key.is_empty() {
         return;
     }
     match value {
         // Most strings are shorter than the key, and a substring search has a setup cost of its own.
-        Value::String(s) if s.len() >= key.len() && s.contains(key) => {
-            *s = s.replace(key, "<the server's own API key: never shown>");
-        }
+        Value::String(s) if s.len() >= key.len() && s.contains(key) => *s = s.replace(key, OWN_KEY_MARKER),
         Value::Array(items) => items.iter_mut().for_each(|v| hide_own_key(v, key)),
-        Value::Object(object) => object.values_mut().for_each(|v| hide_own_key(v, key)),
+        Value::Object(object) => {
+            if object.keys().any(|name| name.contains(key)) {
+                *object = std::mem::take(object)
+                    .into_iter()
+                    .map(|(name, member)| (name.replace(key, OWN_KEY_MARKER), member))
+                    .collect();
+            }
+            object.values_mut().for_each(|v| hide_own_key(v, key));
+        }
         _ => {}
     }
 }
@@ -606,9 +616,11 @@ mod tests {
 
     #[test]
     fn the_servers_own_key_is_replaced_anywhere() {
-        let mut value = json!({"a": ["x-OWNKEY-y", {"b": "OWNKEY"}], "c": 3});
+        let mut value = json!({"a": ["x-OWNKEY-y", {"b": "OWNKEY"}], "c": 3, "d": {"OWNKEY-name": 1, "e": 2}});
         hide_own_key(&mut value, "OWNKEY");
-        assert!(!value.to_string().contains("OWNKEY"));
+        assert!(!value.to_string().contains("OWNKEY"), "{value}");
+        assert_eq!(value["d"]["e"], json!(2));
+        assert_eq!(value["d"][format!("{OWN_KEY_MARKER}-name")], json!(1));
         let mut untouched = json!({"a": "text"});
         hide_own_key(&mut untouched, "");
         assert_eq!(untouched, json!({"a": "text"}));

@@ -391,6 +391,36 @@ async fn show_secrets_shows_them_but_never_the_servers_own_key() {
     assert!(text.contains(ids::API_KEY_ROVER_SECRET), "{text}");
     assert!(!text.contains(DEMO_API_KEY), "{text}");
     assert!(text.contains("never shown"), "{text}");
+
+    // A config member named with the key (as a map from key to robot might be) is renamed.
+    let config = json!({"attributes": {"allowed": {DEMO_API_KEY: "admin"}}});
+    let arguments = json!({"robot_part_id": part, "name": "rover-1-lidar", "robot_config": config, "confirm": true});
+    harness.ok("update_robot_part", arguments).await;
+    let got = harness.ok("get_robot_part", json!({"robot_part_id": part})).await;
+    let allowed = &got["part"]["robot_config"]["attributes"]["allowed"];
+    assert_eq!(allowed, &json!({"<the server's own API key: never shown>": "admin"}), "{got}");
+
+    // Pages after the first come from the listing kept when the first was fetched: the key is
+    // hidden on them too, in the text and in the structured content.
+    let (robot, location) = (ids::ROBOT_ROVER_2, ids::LOCATION_WAREHOUSE);
+    let name = format!("rover-{DEMO_API_KEY}");
+    harness.ok("update_robot", json!({"robot_id": robot, "name": name, "location_id": location})).await;
+    let mut arguments = json!({"location_id": location, "limit": 1});
+    let mut pages_hiding_it = vec![];
+    for page in 1.. {
+        let result = harness.call("list_robots", arguments.clone()).await;
+        let whole = serde_json::to_string(&result).unwrap();
+        assert!(!whole.contains(DEMO_API_KEY), "page {page}: {whole}");
+        if whole.contains("never shown") {
+            pages_hiding_it.push(page);
+        }
+        match result.structured_content.as_ref().and_then(|page| page["next_cursor"].as_str()) {
+            Some(next) => arguments["cursor"] = json!(next),
+            None => break,
+        }
+        assert!(page < 50, "paging does not end");
+    }
+    assert!(pages_hiding_it.iter().any(|&page| page > 1), "the key's page: {pages_hiding_it:?}");
     harness.stop().await;
 }
 
