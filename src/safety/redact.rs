@@ -136,7 +136,7 @@ pub fn hide_own_key(value: &mut Value, key: &str) {
         Value::String(s) if s.len() >= key.len() && s.contains(key) => *s = s.replace(key, OWN_KEY_MARKER),
         Value::Array(items) => items.iter_mut().for_each(|v| hide_own_key(v, key)),
         Value::Object(object) => {
-            if object.keys().any(|name| name.contains(key)) {
+            if object.keys().any(|name| name.len() >= key.len() && name.contains(key)) {
                 *object = std::mem::take(object)
                     .into_iter()
                     .map(|(name, member)| (name.replace(key, OWN_KEY_MARKER), member))
