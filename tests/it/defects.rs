@@ -156,6 +156,13 @@ async fn the_servers_own_key_never_comes_back_from_an_argument() {
         ("create_location", json!({"org_id": ids::ORG, "name": DEMO_API_KEY})),
         ("get_user_id_by_email", json!({"email": format!("{DEMO_API_KEY}@example.com")})),
         ("update_robot", json!({"robot_id": ids::ROBOT_ARM, "name": DEMO_API_KEY, "location_id": DEMO_API_KEY})),
+        // As a config member's name: stored, then read back.
+        (
+            "update_robot_part",
+            json!({"robot_part_id": ids::PART_ROVER_1_LIDAR, "name": "rover-1-lidar",
+                "robot_config": {"attributes": {"allowed": {DEMO_API_KEY: "admin"}}}, "confirm": true}),
+        ),
+        ("get_robot_part", json!({"robot_part_id": ids::PART_ROVER_1_LIDAR})),
     ];
     for (tool, arguments) in calls {
         let result = harness.call(tool, arguments).await;
