@@ -132,20 +132,35 @@ pub fn hide_own_key(value: &mut Value, key: &str) {
         return;
     }
     match value {
-        // Most strings are shorter than the key, and a substring search has a setup cost of its own.
-        Value::String(s) if s.len() >= key.len() && s.contains(key) => *s = s.replace(key, OWN_KEY_MARKER),
+        Value::String(s) => hide_in(s, key),
         Value::Array(items) => items.iter_mut().for_each(|v| hide_own_key(v, key)),
         Value::Object(object) => {
-            if object.keys().any(|name| name.len() >= key.len() && name.contains(key)) {
-                *object = std::mem::take(object)
-                    .into_iter()
-                    .map(|(name, member)| (name.replace(key, OWN_KEY_MARKER), member))
+            if object.keys().any(|name| holds(name, key)) {
+                let members = std::mem::take(object).into_iter();
+                *object = members
+                    .map(|(mut name, member)| {
+                        hide_in(&mut name, key);
+                        (name, member)
+                    })
                     .collect();
             }
             object.values_mut().for_each(|v| hide_own_key(v, key));
         }
         _ => {}
     }
+}
+
+/// Replaces the key in one string or member name.
+fn hide_in(text: &mut String, key: &str) {
+    if holds(text, key) {
+        *text = text.replace(key, OWN_KEY_MARKER);
+    }
+}
+
+/// Whether `text` holds `key`. Most strings and names are shorter than the key, and a substring
+/// search has a setup cost of its own.
+fn holds(text: &str, key: &str) -> bool {
+    text.len() >= key.len() && text.contains(key)
 }
 
 /// With `--secrets-dir`: moves the secret a tool handed out (whatever [`redact_result`] left
