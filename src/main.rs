@@ -16,7 +16,7 @@ use viam_fleet_mcp::safety::audit::AuditLog;
 use viam_fleet_mcp::safety::budget::{Budget, DEFAULT_MAX_RESULT_BYTES, MIN_MAX_RESULT_BYTES};
 use viam_fleet_mcp::safety::confirm::Confirmations;
 use viam_fleet_mcp::safety::files::FileAccess;
-use viam_fleet_mcp::safety::filter::ToolFilter;
+use viam_fleet_mcp::safety::filter::{Selection, ToolFilter};
 use viam_fleet_mcp::safety::scope::Scope;
 use viam_fleet_mcp::safety::{ConfirmMode, Policy};
 use viam_fleet_mcp::sandbox::{self, RunningSandbox, SandboxConfig, Seed};
@@ -198,8 +198,8 @@ impl Options {
         Ok(Some(key.as_bytes().to_vec()))
     }
 
-    /// The catalogue indices the filters expose; an unknown name stops the server.
-    fn exposed(&self) -> anyhow::Result<Vec<usize>> {
+    /// What the filters expose of the catalogue; an unknown name stops the server.
+    fn exposed(&self) -> anyhow::Result<Selection> {
         self.filter.select(&catalogue().listed()).map_err(anyhow::Error::msg)
     }
 
@@ -292,9 +292,9 @@ async fn run_logged(cli: Cli) -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command.unwrap_or(Command::Serve(HttpOptions::default())) {
         Command::Serve(http) => {
-            let exposed = cli.options.exposed()?;
+            let selection = cli.options.exposed()?;
             let (fleet, _sandbox) = cli.options.fleet().await?;
-            let server = FleetServer::new(fleet, exposed);
+            let server = FleetServer::new(fleet, selection);
             if http.http.is_some() {
                 viam_fleet_mcp::http::serve(server, &http, Duration::from_secs(cli.options.timeout)).await?;
             } else {
@@ -302,14 +302,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 server.serve(viam_fleet_mcp::stdio::stdio()).await?.waiting().await?;
             }
         }
-        Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?, json, markdown)?,
+        Command::Tools { json, markdown } => print_catalogue(&cli.options.exposed()?.exposed, json, markdown)?,
         Command::Call { tool, arguments } => {
-            let row =
-                catalogue().get(&tool).with_context(|| format!("unknown tool {tool:?}; see `viam-fleet-mcp tools`"))?;
+            let selection = cli.options.exposed()?;
             let arguments: Value = serde_json::from_str(&arguments).context("the arguments must be a JSON object")?;
             let Value::Object(arguments) = arguments else { anyhow::bail!("the arguments must be a JSON object") };
             let (fleet, _sandbox) = cli.options.fleet().await?;
-            return Ok(match fleet.call(row, Call::plain(arguments)).await {
+            let server = FleetServer::new(fleet, selection);
+            return Ok(match server.dispatch(&tool, Call::plain(arguments)).await.map_err(anyhow::Error::msg)? {
                 Reply::Done(done) => {
                     println!("{}", serde_json::to_string_pretty(&done.value)?);
                     std::process::ExitCode::SUCCESS

@@ -3,6 +3,7 @@ use crate::call::{Interaction, ProgressSink};
 use crate::json_text::compact;
 use crate::pipeline::{Call, Fleet, Reply};
 use crate::safety::budget::Fitted;
+use crate::safety::filter::{self, Selection};
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, ListToolsResult,
@@ -42,21 +43,49 @@ tool limit (Cursor sends only the first 40 tools) should start the server with -
 #[derive(Clone)]
 pub struct FleetServer {
     fleet: Arc<Fleet>,
-    /// The catalogue indices this server exposes, after the tool filters.
-    exposed: Arc<Vec<usize>>,
-    /// Their definitions, built once.
+    /// The tool filters, checked, with the catalogue indices they expose.
+    selection: Arc<Selection>,
+    /// The exposed tools' definitions, built once.
     tools: Arc<Vec<Tool>>,
     memory: Arc<HeapReturn>,
 }
 
 impl FleetServer {
-    pub fn new(fleet: Arc<Fleet>, exposed: Vec<usize>) -> Self {
-        let tools = exposed.iter().map(|&i| catalogue().tools[i].clone()).collect();
-        Self { fleet, exposed: Arc::new(exposed), tools: Arc::new(tools), memory: Arc::default() }
+    pub fn new(fleet: Arc<Fleet>, selection: Selection) -> Self {
+        let tools = selection.exposed.iter().map(|&i| catalogue().tools[i].clone()).collect();
+        Self { fleet, selection: Arc::new(selection), tools: Arc::new(tools), memory: Arc::default() }
     }
 
-    fn row(&self, name: &str) -> Option<&'static ToolRow> {
-        self.exposed.iter().map(|&i| &catalogue().rows[i]).find(|row| row.name == name)
+    /// The exposed row named `name`; for any other name, why there is none: the filter that hides
+    /// it, or the exposed name it may be a misspelling of.
+    fn row(&self, name: &str) -> Result<&'static ToolRow, String> {
+        let rows = &catalogue().rows;
+        if let Some(row) = self.selection.exposed.iter().map(|&i| &rows[i]).find(|row| row.name == name) {
+            return Ok(row);
+        }
+        if let Some(hidden) = catalogue().listed().iter().find(|t| t.name == name) {
+            let flag = self.selection.hidden_by(hidden).unwrap_or_default();
+            return Err(format!("tool {name:?} is filtered out by {flag}, so this server does not expose it"));
+        }
+        let exposed: Vec<&str> = self.selection.exposed.iter().map(|&i| rows[i].name).collect();
+        Err(match filter::closest(name, &exposed) {
+            Some(near) => format!("unknown tool {name:?}; did you mean {near:?}?"),
+            None => format!(
+                "unknown tool {name:?}; tools/list (or `viam-fleet-mcp tools`) names the {} exposed",
+                exposed.len()
+            ),
+        })
+    }
+
+    /// One call of the tool named `name`: the dispatch of MCP `tools/call` and of the command
+    /// line's `call` alike, so both see the same tools. A name that is not exposed is an error.
+    pub async fn dispatch(&self, name: &str, call: Call) -> Result<Reply, String> {
+        let row = self.row(name)?;
+        let _in_flight = InFlight::new(&self.memory);
+        // Boxed: rmcp spawns each request as a task, and tokio moves a task's future several times
+        // on the way (into its cell, through its stages); the pipeline's state machine is kilobytes,
+        // a pointer to it is not.
+        Ok(Box::pin(self.fleet.call(row, call)).await)
     }
 }
 
@@ -84,9 +113,6 @@ impl ServerHandler for FleetServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some(row) = self.row(&request.name) else {
-            return Err(ErrorData::invalid_params(format!("unknown tool {:?}", request.name), None));
-        };
         let progress = context.meta.get_progress_token().map(|token| {
             let peer = context.peer.clone();
             let sink: ProgressSink = Arc::new(move |done, total, message| {
@@ -102,7 +128,6 @@ impl ServerHandler for FleetServer {
             });
             sink
         });
-        let _in_flight = InFlight::new(&self.memory);
         let call = Call {
             arguments: request.arguments.unwrap_or_default(),
             cancel: context.ct.clone(),
@@ -113,10 +138,8 @@ impl ServerHandler for FleetServer {
                 context: Some(context),
             },
         };
-        // Boxed: rmcp spawns each request as a task, and tokio moves a task's future several times
-        // on the way (into its cell, through its stages); the pipeline's state machine is kilobytes,
-        // a pointer to it is not.
-        Ok(match Box::pin(self.fleet.call(row, call)).await {
+        let reply = self.dispatch(&request.name, call).await.map_err(|e| ErrorData::invalid_params(e, None))?;
+        Ok(match reply {
             Reply::Done(Fitted { value, text }) => structured(value, text, false),
             Reply::Failed(error) => {
                 let text = compact(&error);

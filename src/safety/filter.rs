@@ -31,14 +31,23 @@ pub struct Listed {
     pub toolset: Toolset,
 }
 
+/// A filter whose every name was found: the tools it exposes, and why it hides each other one.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// The indices of the exposed tools, in order.
+    pub exposed: Vec<usize>,
+    filter: ToolFilter,
+    toolsets: Vec<Toolset>,
+}
+
 impl ToolFilter {
-    /// The indices into `tools` this filter exposes, in order. An unknown tool or toolset name
-    /// is an error with a did-you-mean.
-    pub fn select(&self, tools: &[Listed]) -> Result<Vec<usize>, String> {
+    /// What this filter exposes of `tools`. An unknown tool or toolset name is an error with a
+    /// did-you-mean.
+    pub fn select(&self, tools: &[Listed]) -> Result<Selection, String> {
         let names: Vec<&str> = tools.iter().map(|t| t.name).collect();
-        for name in self.tools.iter().chain(&self.exclude_tools) {
-            if !names.contains(&name.as_str()) {
-                return Err(unknown("tool", name, &names));
+        for (flag, list) in [("--tools", &self.tools), ("--exclude-tools", &self.exclude_tools)] {
+            if let Some(name) = list.iter().find(|name| !names.contains(&name.as_str())) {
+                return Err(format!("{flag}: {}", unknown("tool", name, &names)));
             }
         }
         let mut toolsets = Vec::new();
@@ -47,37 +56,66 @@ impl ToolFilter {
                 Ok(toolset) => toolsets.push(toolset),
                 Err(_) if name == "all" => toolsets.extend(Toolset::value_variants()),
                 Err(_) => {
-                    let known: Vec<String> = Toolset::value_variants()
-                        .iter()
-                        .filter_map(|t| t.to_possible_value().map(|v| v.get_name().to_string()))
-                        .chain(["all".to_string()])
-                        .collect();
-                    return Err(unknown("toolset", name, &known.iter().map(String::as_str).collect::<Vec<_>>()));
+                    let known: Vec<String> =
+                        Toolset::value_variants().iter().map(|&t| toolset_name(t)).chain(["all".into()]).collect();
+                    return Err(format!(
+                        "--toolsets: {}",
+                        unknown("toolset", name, &known.iter().map(String::as_str).collect::<Vec<_>>())
+                    ));
                 }
             }
         }
-        let allow_all = self.toolsets.is_empty() && self.tools.is_empty();
-        Ok(tools
-            .iter()
-            .enumerate()
-            .filter(|(_, tool)| {
-                allow_all || toolsets.contains(&tool.toolset) || self.tools.iter().any(|t| t == tool.name)
-            })
-            .filter(|(_, tool)| !self.exclude_tools.iter().any(|t| t == tool.name))
-            .filter(|(_, tool)| !self.read_only || tool.risk == Risk::Read)
-            .filter(|(_, tool)| !self.no_destructive || tool.risk != Risk::Destructive)
-            .map(|(i, _)| i)
-            .collect())
+        let mut selection = Selection { exposed: Vec::new(), filter: self.clone(), toolsets };
+        selection.exposed = (0..tools.len()).filter(|&i| selection.hidden_by(&tools[i]).is_none()).collect();
+        Ok(selection)
     }
 }
 
-fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
-    let distance = |k: &&&str| strsim::levenshtein(name, k);
-    let closest = known.iter().min_by_key(distance).filter(|k| distance(k) <= name.len() / 2 + 1);
-    match closest {
+impl Selection {
+    /// The flag that hides `tool`, or `None` when it is exposed.
+    pub fn hidden_by(&self, tool: &Listed) -> Option<String> {
+        let filter = &self.filter;
+        if filter.read_only && tool.risk != Risk::Read {
+            return Some("--read-only".into());
+        }
+        if filter.no_destructive && tool.risk == Risk::Destructive {
+            return Some("--no-destructive".into());
+        }
+        if filter.exclude_tools.iter().any(|t| t == tool.name) {
+            return Some("--exclude-tools".into());
+        }
+        let allowed = filter.toolsets.is_empty() && filter.tools.is_empty()
+            || self.toolsets.contains(&tool.toolset)
+            || filter.tools.iter().any(|t| t == tool.name);
+        if allowed {
+            return None;
+        }
+        let lists = [("--toolsets", &filter.toolsets), ("--tools", &filter.tools)];
+        let given: Vec<String> = lists
+            .iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(flag, list)| format!("{flag} {}", list.join(",")))
+            .collect();
+        Some(format!("{} (it is in the {} toolset)", given.join(" "), toolset_name(tool.toolset)))
+    }
+}
+
+fn toolset_name(toolset: Toolset) -> String {
+    toolset.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+}
+
+/// An error for a name that is not one of `known`: the closest known name, or all of them.
+pub fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
+    match closest(name, known) {
         Some(k) => format!("unknown {kind} {name:?}; did you mean {k:?}?"),
         None => format!("unknown {kind} {name:?}; known: {}", known.join(", ")),
     }
+}
+
+/// The known name nearest `name`, if it is near enough to be a misspelling of it.
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let distance = |k: &&&str| strsim::levenshtein(name, k);
+    known.iter().min_by_key(distance).filter(|k| distance(k) <= name.len() / 2 + 1).copied()
 }
 
 #[cfg(test)]
@@ -100,7 +138,7 @@ mod tests {
 
     fn names(filter: ToolFilter) -> Vec<&'static str> {
         let tools = tools();
-        filter.select(&tools).unwrap().into_iter().map(|i| tools[i].name).collect()
+        filter.select(&tools).unwrap().exposed.into_iter().map(|i| tools[i].name).collect()
     }
 
     #[test]
@@ -122,6 +160,26 @@ mod tests {
         assert_eq!(names(ToolFilter { toolsets: vec!["all".into()], ..Default::default() }).len(), 5);
         let safe = names(ToolFilter { no_destructive: true, ..Default::default() });
         assert_eq!(safe, ["list_robots", "new_robot", "list_keys"]);
+    }
+
+    #[test]
+    fn a_hidden_tool_names_the_filter_that_hides_it() {
+        let tools = tools();
+        let hidden_by = |filter: ToolFilter, name: &str| {
+            let tool = tools.iter().find(|t| t.name == name).unwrap();
+            filter.select(&tools).unwrap().hidden_by(tool)
+        };
+        let read_only = ToolFilter { read_only: true, no_destructive: true, ..Default::default() };
+        assert_eq!(hidden_by(read_only, "delete_robot").as_deref(), Some("--read-only"));
+        let no_destructive = ToolFilter { no_destructive: true, ..Default::default() };
+        assert_eq!(hidden_by(no_destructive, "rotate_key").as_deref(), Some("--no-destructive"));
+        let excluded = ToolFilter { exclude_tools: vec!["list_keys".into()], ..Default::default() };
+        assert_eq!(hidden_by(excluded, "list_keys").as_deref(), Some("--exclude-tools"));
+        let machines =
+            ToolFilter { toolsets: vec!["machines".into()], tools: vec!["rotate_key".into()], ..Default::default() };
+        let reason = hidden_by(machines.clone(), "list_keys").unwrap();
+        assert_eq!(reason, "--toolsets machines --tools rotate_key (it is in the keys toolset)");
+        assert_eq!(hidden_by(machines, "rotate_key"), None);
     }
 
     #[test]

@@ -27,7 +27,8 @@ fn call_prints_the_result_and_exits_1_on_a_tool_error() {
 
     let unknown = run(&["--sandbox", "call", "get_robots"]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("get_robots"));
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains(r#"unknown tool "get_robots"; did you mean "get_robot"?"#), "{stderr}");
 }
 
 #[test]
@@ -108,4 +109,58 @@ async fn the_standalone_sandbox_prints_its_key_and_serves() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(stdout_json(&output)["organizations"][0]["id"], json!(ids::ORG));
     server.kill().await.unwrap();
+}
+
+/// `call` dispatches as the server does: a tool a filter hides is refused, saying which filter,
+/// and nothing changes (the machine is still there for a later process reading the same state).
+#[test]
+fn call_refuses_a_tool_the_filters_hide_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("fleet.json");
+    let state = state.to_str().unwrap();
+    let delete = json!({"robot_id": ids::ROBOT_ROVER_1, "confirm": true}).to_string();
+    for (filter, tool, arguments) in [
+        (&["--read-only"][..], "delete_robot", delete.as_str()),
+        (&["--exclude-tools", "delete_robot"], "delete_robot", &delete),
+        (&["--no-destructive"], "delete_robot", &delete),
+        (&["--toolsets", "machines"], "list_organizations", "{}"),
+    ] {
+        let mut args = vec!["--sandbox", "--sandbox-state", state];
+        args.extend(filter);
+        args.extend(["call", tool, arguments]);
+        let refused = run(&args);
+        assert_eq!(refused.status.code(), Some(2), "{filter:?}: {refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(&format!("{tool:?} is filtered out by {}", filter[0])), "{filter:?}: {stderr}");
+        assert!(refused.stdout.is_empty(), "{filter:?}: {refused:?}");
+    }
+    let read = run(&[
+        "--sandbox",
+        "--sandbox-state",
+        state,
+        "call",
+        "get_robot",
+        &json!({"robot_id": ids::ROBOT_ROVER_1}).to_string(),
+    ]);
+    assert!(read.status.success(), "the machine is still there: {read:?}");
+    assert_eq!(stdout_json(&read)["robot"]["id"], json!(ids::ROBOT_ROVER_1));
+}
+
+/// A misspelled filter name stops `call` as it stops `serve` and `tools`.
+#[test]
+fn call_refuses_a_misspelled_filter_name_with_a_suggestion() {
+    for (flag, value, suggestion) in [
+        ("--exclude-tools", "delete_robots", "delete_robot"),
+        ("--tools", "list_robot", "list_robots"),
+        ("--toolsets", "machine", "machines"),
+    ] {
+        let output = run(&["--sandbox", flag, value, "call", "list_robots", "{}"]);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("{flag}: unknown")) && stderr.contains(&format!("did you mean \"{suggestion}\"")),
+            "{stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{flag} {value}: {output:?}");
+    }
 }

@@ -63,8 +63,12 @@ async fn toolsets_and_excludes_select_what_is_exposed() {
 async fn hidden_tools_cannot_be_called() {
     let harness = Harness::start_with(SandboxConfig::default(), &["--read-only"]).await;
     let Value::Object(arguments) = json!({"robot_id": ids::ROBOT_ROVER_1, "confirm": true}) else { unreachable!() };
-    let params = rmcp::model::CallToolRequestParams::new("delete_robot").with_arguments(arguments);
-    assert!(harness.client.call_tool(params).await.is_err(), "a hidden tool is unknown to the client");
+    let params = rmcp::model::CallToolRequestParams::new("delete_robot").with_arguments(arguments.clone());
+    let refused = harness.client.call_tool(params).await.expect_err("a hidden tool cannot be called").to_string();
+    assert!(refused.contains(r#"tool "delete_robot" is filtered out by --read-only"#), "{refused}");
+    let params = rmcp::model::CallToolRequestParams::new("get_robots").with_arguments(arguments);
+    let unknown = harness.client.call_tool(params).await.expect_err("an unknown tool cannot be called").to_string();
+    assert!(unknown.contains(r#"unknown tool "get_robots"; did you mean "get_robot"?"#), "{unknown}");
     assert!(harness.methods().is_empty());
     harness.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_1})).await;
     harness.stop().await;
