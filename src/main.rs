@@ -258,6 +258,7 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
+    forget_empty_variables();
     let cli = Cli::parse();
     // One thread by default: a call is mostly waiting on the app, and a single-thread runtime hands
     // no work between threads (`cargo bench --bench calls` compares it with two workers).
@@ -270,6 +271,18 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             std::process::ExitCode::from(2)
+        }
+    }
+}
+
+/// An empty variable means unset, for every variable the server or a library reads: a desktop
+/// bundle's blank setting (`VIAM_LOCATION_ID=`) is no location, not an empty one, and `VIAM_CA_FILE=`
+/// is no CA file. Done before anything reads the environment, while the process has one thread.
+fn forget_empty_variables() {
+    for (name, value) in std::env::vars_os() {
+        if value.is_empty() {
+            // SAFETY: no other thread runs yet, so none reads the environment meanwhile.
+            unsafe { std::env::remove_var(name) };
         }
     }
 }

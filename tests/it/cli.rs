@@ -164,3 +164,36 @@ fn call_refuses_a_misspelled_filter_name_with_a_suggestion() {
         assert!(output.stdout.is_empty(), "{flag} {value}: {output:?}");
     }
 }
+
+/// An empty variable is an unset one: `VIAM_LOCATION_ID=` (a desktop bundle's blank setting) leaves
+/// the default location in force, and `VIAM_CA_FILE=` or `VIAM_SANDBOX_LATENCY_MS=` name no flag.
+#[test]
+fn an_empty_variable_counts_as_unset() {
+    let empty = [
+        "VIAM_APP_URL",
+        "VIAM_CA_FILE",
+        "SSL_CERT_FILE",
+        "VIAM_LOCATION_ID",
+        "VIAM_SANDBOX_LATENCY_MS",
+        "VIAM_SANDBOX_FAILURE_RATE",
+        "VIAM_SANDBOX_TOKEN_TTL_SECS",
+        "VIAM_API_KEY",
+        "VIAM_API_KEY_ID",
+        "VIAM_MCP_HTTP_TOKEN",
+        "VIAM_MCP_STATE_KEY",
+    ];
+    let run_empty = |args: &[&str]| Command::new(BIN).args(args).envs(empty.map(|name| (name, ""))).output().unwrap();
+
+    let listed = run_empty(&["--sandbox", "call", "list_robots"]);
+    assert!(listed.status.success(), "{listed:?}");
+    assert_eq!(stdout_json(&listed)["location_id"], json!(ids::LOCATION_WAREHOUSE), "the seed's default location");
+
+    // Without a default, the hint says how to give one.
+    let no_default = run_empty(&["--sandbox", "--seed", "empty", "call", "list_robots"]);
+    assert_eq!(no_default.status.code(), Some(1), "{no_default:?}");
+    let message = stdout_json(&no_default)["message"].as_str().unwrap().to_string();
+    assert!(message.contains("location_id") && message.contains("--location-id"), "{message}");
+
+    let stderr = String::from_utf8_lossy(&no_default.stderr);
+    assert!(!stderr.contains("--ca-file") && !stderr.contains("a value is required"), "{stderr}");
+}
