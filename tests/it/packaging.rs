@@ -1,6 +1,6 @@
-//! The install descriptors: `server.json` (MCP registry) and `manifest.json` (MCPB bundle) are
-//! valid JSON naming this build's version, the registry name matches the README's `mcp-name:`
-//! line and the image label, and the bundle marks the API key sensitive.
+//! The install descriptors: `server.json` (MCP registry), `manifest.json` (MCPB bundle), the
+//! Dockerfile and the npm and Python packages name this build's version and one registry name (the
+//! README's `mcp-name:` line), no home the project does not own, and the bundle marks the API key sensitive.
 use serde_json::Value;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -18,11 +18,14 @@ fn server_json_names_this_version_and_the_readme_and_image_carry_its_name() {
     let server = json("server.json");
     assert_eq!(server["version"], VERSION, "server.json version");
     let packages = server["packages"].as_array().unwrap();
-    let cargo = packages.iter().find(|p| p["registryType"] == "cargo").expect("a cargo package");
-    assert_eq!(
-        (&cargo["identifier"], &cargo["version"]),
-        (&Value::from(env!("CARGO_PKG_NAME")), &Value::from(VERSION))
-    );
+    for registry in ["npm", "pypi"] {
+        let package = packages.iter().find(|p| p["registryType"] == registry).expect(registry);
+        assert_eq!(
+            (&package["identifier"], &package["version"]),
+            (&Value::from(env!("CARGO_PKG_NAME")), &Value::from(VERSION)),
+            "the {registry} package"
+        );
+    }
     let oci = packages.iter().find(|p| p["registryType"] == "oci").expect("an OCI package");
     assert!(oci["identifier"].as_str().unwrap().ends_with(&format!(":{VERSION}")), "{oci}");
 
@@ -33,6 +36,52 @@ fn server_json_names_this_version_and_the_readme_and_image_carry_its_name() {
     assert!(line.contains(&format!("mcp-name: {name}")) && !line.contains("<!--"), "{line}");
     let label = format!("LABEL io.modelcontextprotocol.server.name=\"{name}\"");
     assert!(read("Dockerfile").contains(&label), "the Dockerfile lacks {label}");
+}
+
+/// The project's home is not known yet: its repository, registry name and image name say `OWNER`.
+#[test]
+fn no_descriptor_names_an_owner_of_the_project() {
+    for file in ["README.md", "server.json", "manifest.json", "Dockerfile"] {
+        let text = read(file);
+        for marker in ["github.com/", "io.github."] {
+            for (at, _) in text.match_indices(marker) {
+                let rest = &text[at + marker.len()..];
+                let (owner, after) = rest.split_at(rest.find('/').unwrap_or(0));
+                if after.starts_with("/viam-fleet-mcp") {
+                    assert_eq!(owner, "OWNER", "{file} names {marker}{owner}/viam-fleet-mcp");
+                }
+            }
+        }
+    }
+    let server = json("server.json");
+    let oci = server["packages"].as_array().unwrap().iter().find(|p| p["registryType"] == "oci").unwrap();
+    assert!(oci["identifier"].as_str().unwrap().contains("OWNER/viam-fleet-mcp:"), "{oci}");
+}
+
+#[test]
+fn dockerfile_builds_the_dist_profile_from_pinned_images_and_runs_unprivileged() {
+    let dockerfile = read("Dockerfile");
+    let images: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(images.len(), 2, "a build stage and a runtime stage: {images:?}");
+    for image in images {
+        // A release's own tag (`1.95.0-slim`, `12.12-slim`), not a moving one (`1-slim`, `bookworm-slim`).
+        let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
+        let version = tag.split('-').next().unwrap();
+        let pinned = version.contains('.') && version.split('.').all(|n| n.parse::<u32>().is_ok());
+        assert!(pinned, "{image} is not pinned to a version tag");
+    }
+    assert!(dockerfile.contains("cargo build --profile dist --locked"), "the image builds the dist profile");
+    let user = dockerfile.lines().find_map(|l| l.strip_prefix("USER ")).expect("a USER line");
+    assert!(user.trim().parse::<u32>().is_ok_and(|uid| uid > 0), "USER {user}");
+    assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/viam-fleet-mcp"]"#));
+    for (label, value) in [("version", VERSION), ("licenses", env!("CARGO_PKG_LICENSE"))] {
+        let line = format!("LABEL org.opencontainers.image.{label}=\"{value}\"");
+        assert!(dockerfile.contains(&line), "the Dockerfile lacks {line}");
+    }
 }
 
 #[test]
