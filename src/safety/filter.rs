@@ -71,7 +71,8 @@ impl ToolFilter {
     }
 }
 
-fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
+/// "unknown KIND NAME", with the closest known name or else all of them.
+pub fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
     let distance = |k: &&&str| strsim::levenshtein(name, k);
     let closest = known.iter().min_by_key(distance).filter(|k| distance(k) <= name.len() / 2 + 1);
     match closest {
