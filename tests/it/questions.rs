@@ -3,6 +3,7 @@
 use crate::common::{Harness, assert_error_code};
 use crate::fleet::{RESULT_BYTES, fleet_harness, text_len};
 use crate::sandbox::client;
+use prost::Message;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use viam_fleet_mcp::proto::viam::app::v1::{ListMachineSummariesRequest, OnlineState, PartSummary};
@@ -154,8 +155,12 @@ async fn fleet_questions_take_one_small_call_each() {
     assert!(!expected.is_empty() && expected.len() < offline.len());
     assert_eq!(long, expected);
 
-    // Each question was one ListMachineSummaries: the filters and columns are the server's.
-    assert!(h.methods().iter().all(|m| m == "ListMachineSummaries"), "{:?}", h.methods());
+    // Each call sent one ListMachineSummaries, the request of old: the filters and columns are the server's.
+    let plain = ListMachineSummariesRequest { organization_id: org.into(), ..Default::default() };
+    for (method, bytes) in h.sandbox.journal() {
+        assert_eq!(method, "ListMachineSummaries");
+        assert_eq!(ListMachineSummariesRequest::decode(bytes.as_slice()).unwrap(), plain);
+    }
     h.stop().await;
 }
 
@@ -240,7 +245,10 @@ async fn the_whole_fleet_in_three_columns_and_every_count() {
     let users: BTreeMap<&str, &Truth> =
         fleet.iter().filter(|m| m.fragments.contains(pack)).map(|m| (m.id.as_str(), m)).collect();
     let fields = json!(["machine_id", "location_id", "part_names"]);
+    h.sandbox.clear_journal();
     let answer = one_call(&h, json!({"org_id": ids::ORG, "fragment_ids": [pack], "fields": fields})).await;
+    let sent = ListMachineSummariesRequest::decode(h.sandbox.journal()[0].1.as_slice()).unwrap();
+    assert_eq!((sent.fragment_ids, sent.limit), (vec![pack.to_string()], None), "the fragment filter is AppService's");
     let rows = answer["rows"].as_array().unwrap();
     assert_eq!(rows.len(), users.len());
     let request = ListMachineSummariesRequest {

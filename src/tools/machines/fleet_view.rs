@@ -200,7 +200,7 @@ fn one_of<'de, D: Deserializer<'de>, T: Serialize + Copy>(
     all: &[T],
 ) -> Result<T, D::Error> {
     let given = String::deserialize(deserializer)?;
-    let names: Vec<String> = all.iter().map(|v| name_of(v)).collect();
+    let names: Vec<String> = all.iter().map(name_of).collect();
     match names.iter().position(|n| *n == given) {
         Some(i) => Ok(all[i]),
         None => {
