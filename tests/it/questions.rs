@@ -305,6 +305,7 @@ async fn full_rows_carry_each_parts_state_and_bad_combinations_are_refused() {
         (json!({"viam_server_version": {"older_than": "0.6", "equals": "0.6"}}), vec!["viam_server_version:"]),
         (json!({"offline_for_seconds_over": 60, "online_state": "online"}), vec!["offline_for_seconds_over:"]),
         (json!({"limit": 1001}), vec!["limit:"]),
+        (json!({"name_contains": "x".repeat(201)}), vec!["name_contains:"]),
         (json!({"group_by": "location", "fields": ["name"], "limit": 0}), vec!["2 problems", "group_by:", "limit:"]),
     ];
     for (mut arguments, words) in refused {

@@ -25,6 +25,8 @@ const TOOL: &str = "list_machine_summaries";
 const RESULT_BYTES: usize = 39_000;
 /// The longest version a filter names.
 const MAX_VERSION_LEN: usize = 50;
+/// The longest name `name_contains` looks for.
+const MAX_NAME_LEN: usize = 200;
 /// A century: anything longer is a mistake.
 const MAX_OFFLINE_SECONDS: u64 = 3_155_760_000;
 
@@ -65,6 +67,7 @@ struct SummariesArgs {
     fragment_ids: Vec<Id>,
     /// Case-insensitive.
     #[serde(default)]
+    #[schemars(length(max = MAX_NAME_LEN))]
     name_contains: Option<String>,
     #[serde(default)]
     online_state: Option<Filter>,
@@ -251,6 +254,9 @@ fn check(a: &SummariesArgs) -> Result<Checked, ToolError> {
             MAX_LIMIT
         }
     };
+    if a.name_contains.as_ref().is_some_and(|n| n.len() > MAX_NAME_LEN) {
+        problems.push(format!("name_contains: at most {MAX_NAME_LEN} characters"));
+    }
     if a.group_by.is_some() && a.fields.is_some() {
         problems.push(
             "group_by: not with fields (group_by counts machines, fields picks the columns of rows); pass one".into(),
