@@ -640,8 +640,7 @@ fn output_schema() -> Map<String, Value> {
         "machines": {"type": "array", "items": machine},
         "columns": {"type": "array", "items": text},
         "rows": {"type": "array", "items": {"type": "array"}, "description": "with fields: per machine, the values of \
-            columns in order; versions, platform, os: the main part's (null: not reported); fragments, part_names: \
-            names (with fragment_ids, the parts using one)"},
+            columns in order (null: not reported); part_names with fragment_ids: the parts using one"},
         "group_by": text,
         "groups": {"type": "array", "items": group},
         "other_groups": {"type": "object", "properties": {"groups": count, "count": count},
