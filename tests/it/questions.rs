@@ -321,5 +321,19 @@ async fn full_rows_carry_each_parts_state_and_bad_combinations_are_refused() {
         }
     }
     assert!(h.methods().is_empty(), "{:?}", h.methods());
+
+    // The new arguments send nothing new: the reference's golden request for organization "org1".
+    let arguments = json!({"org_id": "org1", "group_by": "platform", "viam_server_version": {"older_than": "0.9"},
+                           "offline_for_seconds_over": 60, "name_contains": "arm"});
+    assert_error_code(&h.err("list_machine_summaries", arguments).await, "NOT_FOUND");
+    // (A NOT_FOUND is explained by reads of other methods.)
+    let journal = h.sandbox.journal();
+    let sent: Vec<String> =
+        journal.iter().filter(|(method, _)| method == "ListMachineSummaries").map(|(_, bytes)| hex(bytes)).collect();
+    assert_eq!(sent, ["0a046f726731"]);
     h.stop().await;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
