@@ -156,8 +156,9 @@ fn every_list_tool_pages_its_lists() {
 /// regression (a long description, a repeated schema) fails here rather than in users' bills.
 #[test]
 fn tools_list_stays_within_its_size_budget() {
-    // Issue 7 asks for 48 KB (it was 96 KB).
-    const BUDGET_BYTES: usize = 48_000;
+    // Issue 7 asks for 48 KB (it was 96 KB); issue 19 allows 52 KB, which issue 22's columns, counts and
+    // filters on list_machine_summaries (2.3 KB) need.
+    const BUDGET_BYTES: usize = 52_000;
     let size = serde_json::to_vec(&catalogue().tools).unwrap().len();
     assert!(
         size <= BUDGET_BYTES,
