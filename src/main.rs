@@ -144,6 +144,10 @@ struct Options {
     /// itself. Without either, each process has its own random key.
     #[arg(long, global = true)]
     state_key_file: Option<PathBuf>,
+    /// Declare each tool's outputSchema in tools/list (about 11 KB more), for clients that
+    /// validate structuredContent; no client hands it to a model.
+    #[arg(long, global = true)]
+    output_schemas: bool,
     /// Threads that run calls: 0 (the default) runs everything on one thread.
     #[arg(long, global = true, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=64))]
     worker_threads: u16,
@@ -294,7 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(http) => {
             let exposed = cli.options.exposed()?;
             let (fleet, _sandbox) = cli.options.fleet().await?;
-            let server = FleetServer::new(fleet, exposed);
+            let server = FleetServer::new(fleet, exposed, cli.options.output_schemas);
             if http.http.is_some() {
                 viam_fleet_mcp::http::serve(server, &http, Duration::from_secs(cli.options.timeout)).await?;
             } else {

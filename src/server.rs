@@ -50,8 +50,18 @@ pub struct FleetServer {
 }
 
 impl FleetServer {
-    pub fn new(fleet: Arc<Fleet>, exposed: Vec<usize>) -> Self {
-        let tools = exposed.iter().map(|&i| catalogue().tools[i].clone()).collect();
+    /// `output_schemas`: declare each tool's output schema, for clients that validate results.
+    pub fn new(fleet: Arc<Fleet>, exposed: Vec<usize>, output_schemas: bool) -> Self {
+        let tools = exposed
+            .iter()
+            .map(|&i| {
+                let mut tool = catalogue().tools[i].clone();
+                if output_schemas {
+                    tool.output_schema = Some(Arc::new(catalogue().rows[i].output_schema()));
+                }
+                tool
+            })
+            .collect();
         Self { fleet, exposed: Arc::new(exposed), tools: Arc::new(tools), memory: Arc::default() }
     }
 
