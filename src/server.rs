@@ -1,12 +1,19 @@
-//! The MCP server: lists the catalogue's tools and dispatches calls to their rows.
+//! The MCP server: lists the catalogue's tools and dispatches calls to their rows; prompts,
+//! resources and completion come from `surface`, read through the same rows.
 use crate::call::{Interaction, ProgressSink};
 use crate::json_text::compact;
 use crate::pipeline::{Call, Fleet, Reply};
 use crate::safety::budget::Fitted;
+use crate::surface::Surface;
+use crate::surface::completion::{Kind, matching};
+use crate::surface::prompts::PROMPTS;
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, CompletionInfo,
+    ContentBlock, ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, PromptsCapability, ReadResourceRequestParams, ReadResourceResponse, Reference,
+    ResourcesCapability, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
@@ -41,11 +48,12 @@ tool limit (Cursor sends only the first 40 tools) should start the server with -
 
 #[derive(Clone)]
 pub struct FleetServer {
-    fleet: Arc<Fleet>,
-    /// The catalogue indices this server exposes, after the tool filters.
-    exposed: Arc<Vec<usize>>,
+    /// The fleet and the tools the filters expose.
+    surface: Arc<Surface>,
     /// Their definitions, built once.
     tools: Arc<Vec<Tool>>,
+    /// Prompts and resources are declared only when the filters leave some to serve.
+    capabilities: ServerCapabilities,
     memory: Arc<HeapReturn>,
 }
 
@@ -62,17 +70,47 @@ impl FleetServer {
                 tool
             })
             .collect();
-        Self { fleet, exposed: Arc::new(exposed), tools: Arc::new(tools), memory: Arc::default() }
+        let surface = Surface::new(fleet, exposed);
+        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        let (prompts, templates) = (!surface.prompts().is_empty(), !surface.templates().is_empty());
+        capabilities.prompts = prompts.then(PromptsCapability::default);
+        capabilities.resources = templates.then(ResourcesCapability::default);
+        capabilities.completions = (prompts || templates).then(Default::default);
+        Self { surface: Arc::new(surface), tools: Arc::new(tools), capabilities, memory: Arc::default() }
     }
 
     fn row(&self, name: &str) -> Option<&'static ToolRow> {
-        self.exposed.iter().map(|&i| &catalogue().rows[i]).find(|row| row.name == name)
+        self.surface.row(name)
+    }
+
+    /// What a completion argument names: a listed prompt's argument or a served template's
+    /// variable; with the organization the prompt's `org` argument resolved to, if any.
+    async fn completing(&self, request: &CompleteRequestParams) -> Option<(Kind, bool, Option<String>)> {
+        let argument = request.argument.name.as_str();
+        match &request.r#ref {
+            Reference::Prompt(prompt) => {
+                let prompt = self.surface.prompts().into_iter().find(|p| p.name == prompt.name)?;
+                let kind = prompt.arguments.iter().find(|a| a.name == argument)?.names?;
+                let org = match request.context.as_ref().and_then(|c| c.get_argument("org")) {
+                    Some(org) if kind != Kind::Organization => {
+                        self.surface.resolve(Kind::Organization, org, None).await.map(|o| o.id)
+                    }
+                    _ => None,
+                };
+                Some((kind, true, org))
+            }
+            Reference::Resource(template) => {
+                let template = self.surface.templates().into_iter().find(|t| t.uri_template == template.uri)?;
+                (template.variable == argument).then_some((template.names, false, None))
+            }
+            _ => None,
+        }
     }
 }
 
 impl ServerHandler for FleetServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(self.capabilities.clone())
             .with_server_info(Implementation::new("viam-fleet-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
@@ -83,6 +121,69 @@ impl ServerHandler for FleetServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(self.tools.to_vec()))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(self.surface.prompts().iter().map(|p| p.listed()).collect()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let Some(prompt) = self.surface.prompts().into_iter().find(|p| p.name == request.name) else {
+            let known = PROMPTS.iter().any(|p| p.name == request.name);
+            let why = if known { "needs tools this server's filters hide" } else { "is not a prompt of this server" };
+            return Err(ErrorData::invalid_params(format!("{:?} {why}", request.name), None));
+        };
+        Ok(self.surface.render(prompt, &request.arguments.unwrap_or_default()).await?.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(self.surface.resources().await?))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(self.surface.templates().iter().map(|t| t.listed()).collect()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        Ok(Box::pin(self.surface.read_resource(&request.uri)).await?.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let Some((kind, labelled, org)) = self.completing(&request).await else {
+            return Ok(CompleteResult::default());
+        };
+        let names = self.surface.names(kind, org.as_deref()).await;
+        let (found, total) = matching(&names, &request.argument.value);
+        // A prompt argument offers the name to pick by with its id; a URI variable takes the id.
+        let values = found.iter().map(|n| if labelled { n.labelled() } else { n.id.clone() }).collect();
+        let has_more = total > found.len();
+        let completion = CompletionInfo::with_pagination(values, u32::try_from(total).ok(), has_more)
+            .map_err(|e| ErrorData::internal_error(e, None))?;
+        Ok(CompleteResult::new(completion))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -126,7 +227,7 @@ impl ServerHandler for FleetServer {
         // Boxed: rmcp spawns each request as a task, and tokio moves a task's future several times
         // on the way (into its cell, through its stages); the pipeline's state machine is kilobytes,
         // a pointer to it is not.
-        Ok(match Box::pin(self.fleet.call(row, call)).await {
+        Ok(match Box::pin(self.surface.fleet.call(row, call)).await {
             Reply::Done(Fitted { value, text }) => structured(value, text, false),
             Reply::Failed(error) => {
                 let text = compact(&error);

@@ -1,0 +1,212 @@
+//! `completion/complete`: organizations, locations, machines, parts and fragments by a prefix or a
+//! substring of their name, from listings read through the exposed list tools. A listing is kept
+//! for a few seconds, so typing sends one listing, not one per keystroke; each is bounded in pages
+//! and organizations.
+use super::Surface;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// How long a listing answers completions before it is read again.
+const KEPT_FOR: Duration = Duration::from_secs(5);
+/// The organizations searched when the argument names none.
+const MAX_ORGS: usize = 20;
+/// The pages read of one listing.
+const MAX_PAGES: usize = 50;
+/// The most values one completion offers (the spec's limit).
+pub const MAX_VALUES: usize = 100;
+
+/// What an argument names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Organization,
+    Location,
+    Machine,
+    Part,
+    Fragment,
+}
+
+/// One thing a completion can offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+}
+
+impl Named {
+    /// As a prompt argument offers it: the name a person picks by, and the id it stands for.
+    pub fn labelled(&self) -> String {
+        format!("{} ({})", self.name, self.id)
+    }
+}
+
+type Listing = Arc<OnceCell<Arc<Vec<Named>>>>;
+
+/// The listings read lately, by kind and organization (`None`: every organization).
+#[derive(Default)]
+pub struct Names(Mutex<HashMap<(Kind, Option<String>), (Instant, Listing)>>);
+
+/// Where a kind's names are listed.
+struct Source {
+    tool: &'static str,
+    /// The result's list, and its entries' id field (their name is `name`).
+    list: &'static str,
+    id: &'static str,
+    /// The page size to ask for, where the tool's default is small.
+    limit: Option<u32>,
+}
+
+fn source(kind: Kind) -> Source {
+    let (tool, list, id, limit) = match kind {
+        Kind::Organization => ("list_organizations", "organizations", "id", None),
+        Kind::Location => ("list_locations", "locations", "id", None),
+        // A part's name is in its machine's row.
+        Kind::Machine | Kind::Part => ("list_machine_summaries", "machines", "machine_id", Some(500)),
+        Kind::Fragment => ("list_fragments", "fragments", "id", None),
+    };
+    Source { tool, list, id, limit }
+}
+
+impl Surface {
+    /// Whether this kind can be completed: its listing tool is exposed.
+    pub fn completes(&self, kind: Kind) -> bool {
+        let needs_orgs = kind != Kind::Organization;
+        self.exposes(source(kind).tool) && (!needs_orgs || self.exposes("list_organizations"))
+    }
+
+    /// Everything of `kind` in `org` (or in the first organizations this server sees), read once
+    /// per [`KEPT_FOR`] however many ask at once.
+    pub async fn names(&self, kind: Kind, org: Option<&str>) -> Arc<Vec<Named>> {
+        let listing = {
+            let mut kept = self.names.0.lock().unwrap_or_else(|e| e.into_inner());
+            kept.retain(|_, (read, _)| read.elapsed() < KEPT_FOR);
+            let key = (kind, org.map(str::to_string));
+            kept.entry(key).or_insert_with(|| (Instant::now(), Listing::default())).1.clone()
+        };
+        listing.get_or_init(|| async { Arc::new(self.look_up(kind, org).await) }).await.clone()
+    }
+
+    async fn look_up(&self, kind: Kind, org: Option<&str>) -> Vec<Named> {
+        if !self.completes(kind) {
+            return Vec::new();
+        }
+        let Source { tool, list, id, limit } = source(kind);
+        if kind == Kind::Organization {
+            return self.listing(tool, json!({}), list).await.iter().filter_map(|o| named(o, id)).collect();
+        }
+        let orgs = match org {
+            Some(org) => vec![org.to_string()],
+            None => {
+                let orgs = Box::pin(self.names(Kind::Organization, None)).await;
+                orgs.iter().take(MAX_ORGS).map(|o| o.id.clone()).collect()
+            }
+        };
+        let mut found = Vec::new();
+        for org in orgs {
+            let mut arguments = json!({"org_id": org});
+            if let Some(limit) = limit {
+                arguments["limit"] = json!(limit);
+            }
+            let items = self.listing(tool, arguments, list).await;
+            match kind {
+                Kind::Part => {
+                    let parts = items.iter().filter_map(|m| m["parts"].as_array()).flatten();
+                    found.extend(parts.filter_map(|p| named(p, "part_id")));
+                }
+                _ => found.extend(items.iter().filter_map(|item| named(item, id))),
+            }
+        }
+        found
+    }
+
+    /// A listing's items, page after page, at most [`MAX_PAGES`]; a failed page ends it.
+    async fn listing(&self, tool: &str, mut arguments: Value, list: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let Ok(page) = self.read(tool, arguments.clone()).await else { break };
+            let mut page = page.value;
+            if let Some(Value::Array(listed)) = page.get_mut(list) {
+                items.append(listed);
+            }
+            match page.get("next_cursor").and_then(Value::as_str) {
+                Some(cursor) => arguments["cursor"] = json!(cursor),
+                None => break,
+            }
+        }
+        items
+    }
+
+    /// What `typed` stands for: an id, `name (id)` as completion offers it, or a name that only
+    /// one thing has.
+    pub async fn resolve(&self, kind: Kind, typed: &str, org: Option<&str>) -> Option<Named> {
+        let typed = typed.trim();
+        let id = typed.rsplit_once(" (").and_then(|(_, id)| id.strip_suffix(')')).unwrap_or(typed);
+        let names = self.names(kind, org).await;
+        if let Some(found) = names.iter().find(|n| n.id == id) {
+            return Some(found.clone());
+        }
+        let mut same_name = names.iter().filter(|n| n.name.eq_ignore_ascii_case(typed));
+        match (same_name.next(), same_name.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn named(item: &Value, id: &str) -> Option<Named> {
+    Some(Named { id: item[id].as_str()?.to_string(), name: item["name"].as_str()?.to_string() })
+}
+
+/// The names that match `typed`, best first: a name starting with it, then a name containing it,
+/// then an id starting with it (case-insensitive), each in name order; at most [`MAX_VALUES`],
+/// with how many matched in all.
+pub fn matching<'a>(names: &'a [Named], typed: &str) -> (Vec<&'a Named>, usize) {
+    let typed = typed.trim().to_lowercase();
+    let rank = |n: &Named| {
+        let name = n.name.to_lowercase();
+        if name.starts_with(&typed) {
+            Some(0)
+        } else if name.contains(&typed) {
+            Some(1)
+        } else if n.id.to_lowercase().starts_with(&typed) {
+            Some(2)
+        } else {
+            None
+        }
+    };
+    let mut found: Vec<(u8, &Named)> = names.iter().filter_map(|n| rank(n).map(|r| (r, n))).collect();
+    found.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.name.cmp(&y.name)).then_with(|| x.id.cmp(&y.id)));
+    found.dedup_by(|(_, x), (_, y)| x.id == y.id);
+    let total = found.len();
+    (found.into_iter().take(MAX_VALUES).map(|(_, n)| n).collect(), total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str, id: &str) -> Named {
+        Named { id: id.into(), name: name.into() }
+    }
+
+    #[test]
+    fn prefixes_come_before_substrings_and_ids_last() {
+        let names =
+            [named("arm-station", "a1"), named("big-rover", "b1"), named("rover-2", "r2"), named("rover-1", "r1")];
+        let (found, total) = matching(&names, "ROV");
+        let found: Vec<&str> = found.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!((found, total), (vec!["rover-1", "rover-2", "big-rover"], 3));
+        let (by_id, _) = matching(&names, "a1");
+        assert_eq!(by_id, [&names[0]]);
+    }
+
+    #[test]
+    fn at_most_a_hundred_values_and_how_many_matched() {
+        let names: Vec<Named> = (0..250).map(|i| named(&format!("m-{i:03}"), &format!("id-{i}"))).collect();
+        let (found, total) = matching(&names, "m-");
+        assert_eq!((found.len(), total), (MAX_VALUES, 250));
+        assert_eq!(found[0].name, "m-000");
+    }
+}
