@@ -9,11 +9,13 @@ use crate::surface::completion::{Kind, matching};
 use crate::surface::prompts::PROMPTS;
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, CompletionInfo,
-    ContentBlock, ErrorData, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, PromptsCapability, ReadResourceRequestParams, ReadResourceResponse, Reference,
-    ResourcesCapability, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod, CompleteRequestParams,
+    CompleteResult, CompletionInfo, ContentBlock, ErrorData, GetPromptRequestMethod, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, PromptsCapability, ReadResourceRequestMethod,
+    ReadResourceRequestParams, ReadResourceResponse, Reference, ResourcesCapability, ServerCapabilities, ServerConfig,
+    Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
@@ -128,6 +130,7 @@ impl ServerHandler for FleetServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
+        served(self.capabilities.prompts.is_some(), ErrorData::method_not_found::<ListPromptsRequestMethod>)?;
         Ok(ListPromptsResult::with_all_items(self.surface.prompts().iter().map(|p| p.listed()).collect()))
     }
 
@@ -136,6 +139,7 @@ impl ServerHandler for FleetServer {
         request: GetPromptRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
+        served(self.capabilities.prompts.is_some(), ErrorData::method_not_found::<GetPromptRequestMethod>)?;
         let Some(prompt) = self.surface.prompts().into_iter().find(|p| p.name == request.name) else {
             let known = PROMPTS.iter().any(|p| p.name == request.name);
             let why = if known { "needs tools this server's filters hide" } else { "is not a prompt of this server" };
@@ -149,6 +153,7 @@ impl ServerHandler for FleetServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
+        served(self.capabilities.resources.is_some(), ErrorData::method_not_found::<ListResourcesRequestMethod>)?;
         Ok(ListResourcesResult::with_all_items(self.surface.resources().await?))
     }
 
@@ -157,6 +162,8 @@ impl ServerHandler for FleetServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let not_served = ErrorData::method_not_found::<ListResourceTemplatesRequestMethod>;
+        served(self.capabilities.resources.is_some(), not_served)?;
         Ok(ListResourceTemplatesResult::with_all_items(self.surface.templates().iter().map(|t| t.listed()).collect()))
     }
 
@@ -165,6 +172,7 @@ impl ServerHandler for FleetServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        served(self.capabilities.resources.is_some(), ErrorData::method_not_found::<ReadResourceRequestMethod>)?;
         Ok(Box::pin(self.surface.read_resource(&request.uri)).await?.into())
     }
 
@@ -173,6 +181,7 @@ impl ServerHandler for FleetServer {
         request: CompleteRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
+        served(self.capabilities.completions.is_some(), ErrorData::method_not_found::<CompleteRequestMethod>)?;
         let Some((kind, labelled, org)) = self.completing(&request).await else {
             return Ok(CompleteResult::default());
         };
@@ -237,6 +246,11 @@ impl ServerHandler for FleetServer {
         }
         .into())
     }
+}
+
+/// A method of an undeclared capability is not found, as rmcp answers it by default.
+fn served(declared: bool, not_found: fn() -> ErrorData) -> Result<(), ErrorData> {
+    if declared { Ok(()) } else { Err(not_found()) }
 }
 
 /// The value as `structuredContent` and, for clients that read only content, as one text block

@@ -21,5 +21,6 @@ mod sandbox;
 mod scope;
 mod secrets;
 mod streaming;
+mod surface;
 mod tls;
 mod wire;
