@@ -21,6 +21,7 @@ use viam_fleet_mcp::safety::scope::Scope;
 use viam_fleet_mcp::safety::{ConfirmMode, Policy};
 use viam_fleet_mcp::sandbox::{self, RunningSandbox, SandboxConfig, Seed};
 use viam_fleet_mcp::server::FleetServer;
+use viam_fleet_mcp::surface::{prompts, resources};
 use viam_fleet_mcp::tools::{ToolRow, catalogue};
 
 /// mimalloc: a call's many small allocations and frees cost fewer instructions than with glibc's
@@ -41,7 +42,7 @@ struct Cli {
 enum Command {
     /// Serve MCP over stdio (the default), or over Streamable HTTP with --http.
     Serve(HttpOptions),
-    /// List the tool catalogue with each tool's risk class.
+    /// List the tool catalogue with each tool's risk class, then the prompts and resource templates.
     Tools {
         /// Print JSON instead of a table.
         #[arg(long, conflicts_with = "markdown")]
@@ -349,8 +350,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 
 fn print_catalogue(exposed: &[usize], json: bool, markdown: bool) -> anyhow::Result<()> {
     let rows: Vec<&ToolRow> = exposed.iter().map(|&i| &catalogue().rows[i]).collect();
+    let exposes = |tool: &str| rows.iter().any(|r| r.name == tool);
     let text = if markdown {
-        catalogue().markdown_table()
+        format!("{}\n{}\n{}", catalogue().markdown_table(), prompts::markdown_table(), resources::markdown_table())
     } else if json {
         let listing: Vec<Value> = rows
             .iter()
@@ -358,9 +360,15 @@ fn print_catalogue(exposed: &[usize], json: bool, markdown: bool) -> anyhow::Res
             .collect();
         serde_json::to_string_pretty(&listing)? + "\n"
     } else {
-        rows.iter()
-            .map(|r| format!("{:<45} {:<12} {:?}\n", r.name, format!("{:?}", r.risk).to_lowercase(), r.toolset))
-            .collect()
+        let tools = rows
+            .iter()
+            .map(|r| format!("{:<45} {:<12} {:?}\n", r.name, format!("{:?}", r.risk).to_lowercase(), r.toolset));
+        let prompts = prompts::listed(&exposes).into_iter().map(|p| {
+            let arguments: Vec<&str> = p.arguments.iter().map(|a| a.name).collect();
+            format!("prompt {:<38} {}\n", p.name, arguments.join(", "))
+        });
+        let templates = resources::served(&exposes).into_iter().map(|t| format!("resource {}\n", t.uri_template));
+        tools.chain(prompts).chain(templates).collect()
     };
     // A closed pipe (`| head`) is not an error worth a panic.
     match std::io::stdout().lock().write_all(text.as_bytes()) {

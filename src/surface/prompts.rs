@@ -116,10 +116,14 @@ impl PromptRow {
     }
 }
 
+/// The prompts a server with these tools lists: those whose every named tool is exposed.
+pub fn listed(exposed: &dyn Fn(&str) -> bool) -> Vec<&'static PromptRow> {
+    PROMPTS.iter().filter(|p| p.tools_named(exposed).into_iter().all(exposed)).collect()
+}
+
 impl Surface {
-    /// The prompts this server lists: those whose every named tool is exposed.
     pub fn prompts(&self) -> Vec<&'static PromptRow> {
-        PROMPTS.iter().filter(|p| p.tools_named(&|tool| self.exposes(tool)).iter().all(|t| self.exposes(t))).collect()
+        listed(&|tool| self.exposes(tool))
     }
 
     /// The prompt's text with its arguments resolved to names and ids where they can be.

@@ -100,10 +100,14 @@ impl Template {
     }
 }
 
+/// The templates a server with these tools serves: those whose every tool is exposed.
+pub fn served(exposed: &dyn Fn(&str) -> bool) -> Vec<&'static Template> {
+    TEMPLATES.iter().filter(|t| t.tools().iter().all(|tool| exposed(tool))).collect()
+}
+
 impl Surface {
-    /// The templates this server serves: those whose every tool is exposed.
     pub fn templates(&self) -> Vec<&'static Template> {
-        TEMPLATES.iter().filter(|t| t.tools().iter().all(|tool| self.exposes(tool))).collect()
+        served(&|tool| self.exposes(tool))
     }
 
     /// Each organization's fleet summary, when that template is served.
