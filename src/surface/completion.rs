@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 /// How long a listing answers completions before it is read again.
-const KEPT_FOR: Duration = Duration::from_secs(5);
+const KEPT_FOR: Duration = Duration::from_secs(10);
 /// The organizations searched when the argument names none.
 const MAX_ORGS: usize = 20;
 /// The pages read of one listing.
@@ -48,32 +48,18 @@ type Listing = Arc<OnceCell<Arc<Vec<Named>>>>;
 #[derive(Default)]
 pub struct Names(Mutex<HashMap<(Kind, Option<String>), (Instant, Listing)>>);
 
-/// Where a kind's names are listed.
-struct Source {
-    tool: &'static str,
-    /// The result's list, and its entries' id field (their name is `name`).
-    list: &'static str,
-    id: &'static str,
-    /// The page size to ask for, where the tool's default is small.
-    limit: Option<u32>,
-}
-
-fn source(kind: Kind) -> Source {
-    let (tool, list, id, limit) = match kind {
-        Kind::Organization => ("list_organizations", "organizations", "id", None),
-        Kind::Location => ("list_locations", "locations", "id", None),
-        // A part's name is in its machine's row.
-        Kind::Machine | Kind::Part => ("list_machine_summaries", "machines", "machine_id", Some(500)),
-        Kind::Fragment => ("list_fragments", "fragments", "id", None),
-    };
-    Source { tool, list, id, limit }
-}
-
 impl Surface {
-    /// Whether this kind can be completed: its listing tool is exposed.
+    /// Whether this kind can be completed: the tools that list it are exposed.
     pub fn completes(&self, kind: Kind) -> bool {
-        let needs_orgs = kind != Kind::Organization;
-        self.exposes(source(kind).tool) && (!needs_orgs || self.exposes("list_organizations"))
+        let tools: &[&str] = match kind {
+            Kind::Organization => &["list_organizations"],
+            Kind::Location => &["list_organizations", "list_locations"],
+            Kind::Machine => &["list_organizations", "list_locations", "list_robots_for_locations"],
+            // A part's name is in its machine's summary row.
+            Kind::Part => &["list_organizations", "list_machine_summaries"],
+            Kind::Fragment => &["list_organizations", "list_fragments"],
+        };
+        tools.iter().all(|tool| self.exposes(tool))
     }
 
     /// Everything of `kind` in `org` (or in the first organizations this server sees), read once
@@ -85,38 +71,42 @@ impl Surface {
             let key = (kind, org.map(str::to_string));
             kept.entry(key).or_insert_with(|| (Instant::now(), Listing::default())).1.clone()
         };
-        listing.get_or_init(|| async { Arc::new(self.look_up(kind, org).await) }).await.clone()
+        listing.get_or_init(|| async { Arc::new(Box::pin(self.look_up(kind, org)).await) }).await.clone()
     }
 
     async fn look_up(&self, kind: Kind, org: Option<&str>) -> Vec<Named> {
         if !self.completes(kind) {
             return Vec::new();
         }
-        let Source { tool, list, id, limit } = source(kind);
         if kind == Kind::Organization {
-            return self.listing(tool, json!({}), list).await.iter().filter_map(|o| named(o, id)).collect();
+            return named(&self.listing("list_organizations", json!({}), "organizations").await, "id");
         }
         let orgs = match org {
             Some(org) => vec![org.to_string()],
-            None => {
-                let orgs = Box::pin(self.names(Kind::Organization, None)).await;
-                orgs.iter().take(MAX_ORGS).map(|o| o.id.clone()).collect()
-            }
+            None => self.names(Kind::Organization, None).await.iter().take(MAX_ORGS).map(|o| o.id.clone()).collect(),
         };
         let mut found = Vec::new();
         for org in orgs {
-            let mut arguments = json!({"org_id": org});
-            if let Some(limit) = limit {
-                arguments["limit"] = json!(limit);
-            }
-            let items = self.listing(tool, arguments, list).await;
-            match kind {
-                Kind::Part => {
-                    let parts = items.iter().filter_map(|m| m["parts"].as_array()).flatten();
-                    found.extend(parts.filter_map(|p| named(p, "part_id")));
+            let in_org = json!({"org_id": org});
+            found.extend(match kind {
+                Kind::Location => named(&self.listing("list_locations", in_org, "locations").await, "id"),
+                Kind::Machine => {
+                    let locations: Vec<String> =
+                        self.names(Kind::Location, Some(&org)).await.iter().map(|l| l.id.clone()).collect();
+                    let robots = json!({"location_ids": locations});
+                    named(&self.listing("list_robots_for_locations", robots, "robots").await, "id")
                 }
-                _ => found.extend(items.iter().filter_map(|item| named(item, id))),
-            }
+                Kind::Part => {
+                    // The summaries' own page size is small by default.
+                    let summaries = json!({"org_id": org, "limit": 500});
+                    let machines = self.listing("list_machine_summaries", summaries, "machines").await;
+                    let parts: Vec<Value> =
+                        machines.iter().filter_map(|m| m["parts"].as_array()).flatten().cloned().collect();
+                    named(&parts, "part_id")
+                }
+                Kind::Fragment => named(&self.listing("list_fragments", in_org, "fragments").await, "id"),
+                Kind::Organization => Vec::new(),
+            });
         }
         found
     }
@@ -155,8 +145,11 @@ impl Surface {
     }
 }
 
-fn named(item: &Value, id: &str) -> Option<Named> {
-    Some(Named { id: item[id].as_str()?.to_string(), name: item["name"].as_str()?.to_string() })
+/// The items' ids (in field `id`) and names.
+fn named(items: &[Value], id: &str) -> Vec<Named> {
+    let one =
+        |item: &Value| Some(Named { id: item[id].as_str()?.to_string(), name: item["name"].as_str()?.to_string() });
+    items.iter().filter_map(one).collect()
 }
 
 /// The names that match `typed`, best first: a name starting with it, then a name containing it,

@@ -170,6 +170,12 @@ async fn completing_rov_offers_both_rovers() {
     assert_eq!((offered.total, offered.has_more), (Some(2), Some(false)));
     let by_id = h.client.complete_resource_argument("viam://machines/{machine_id}", "machine_id", "rov", None);
     assert_eq!(by_id.await.unwrap().values, [ids::ROBOT_ROVER_1, ids::ROBOT_ROVER_2]);
+    // Typing on sends no further listing: the one just read answers.
+    h.sandbox.clear_journal();
+    for typed in ["r", "ro", "rove", "rover-"] {
+        h.client.complete_prompt_argument("diagnose_machine", "machine", typed, None).await.unwrap();
+    }
+    assert_eq!(h.methods(), Vec::<String>::new());
     // The organization given narrows the machines to its own.
     let context = CompletionContext::with_arguments(HashMap::from([("org".to_string(), ids::ORG.to_string())]));
     let in_org = h.client.complete_prompt_argument("fleet_health", "location", "a", Some(context)).await.unwrap();
