@@ -42,11 +42,15 @@ impl Named {
     }
 }
 
+/// One listing, read by the first completion that needs it; the others wait for it.
 type Listing = Arc<OnceCell<Arc<Vec<Named>>>>;
 
-/// The listings read lately, by kind and organization (`None`: every organization).
+/// What a listing lists: a kind, in one organization or (`None`) in every one.
+type Listed = (Kind, Option<String>);
+
+/// The listings read lately, with when each was asked for.
 #[derive(Default)]
-pub struct Names(Mutex<HashMap<(Kind, Option<String>), (Instant, Listing)>>);
+pub struct Names(Mutex<HashMap<Listed, (Instant, Listing)>>);
 
 impl Surface {
     /// Whether this kind can be completed: the tools that list it are exposed.
