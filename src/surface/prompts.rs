@@ -267,6 +267,13 @@ mod tests {
                 );
             }
             assert!(!prompt.tools_named(&in_catalogue).is_empty(), "{} names no tool", prompt.name);
+            // A branch for tools this build lacks must name them as the branch that adds them does:
+            // once one is in the catalogue, all are.
+            for condition in prompt.text.split("{if tools ").skip(1) {
+                let tools: Vec<&str> = condition.split('}').next().unwrap_or_default().split_whitespace().collect();
+                let present = tools.iter().filter(|tool| in_catalogue(tool)).count();
+                assert!(present == 0 || present == tools.len(), "{}: only some of {tools:?} exist", prompt.name);
+            }
             assert!(prompt.text.len() <= 2048, "{} is {} bytes", prompt.name, prompt.text.len());
         }
     }

@@ -56,13 +56,16 @@ async fn each_prompt_is_listed_and_renders_with_completed_arguments() {
     assert_eq!(org, format!("Demo Robotics ({})", ids::ORG));
     let location = first_completion(&h, "fleet_health", "location", "ware").await;
     let machine = first_completion(&h, "diagnose_machine", "machine", "rover-2").await;
+    // The fleet-change tools when this build has them, the config item tools until then.
+    let fleet_change = h.tools().await.iter().any(|t| t.name == "plan_fleet_change");
+    let change_tool = if fleet_change { "`plan_fleet_change`" } else { "`update_config_item`" };
     let cases = [
         ("fleet_health", json!({"org": org, "location": location}), vec![ids::ORG, ids::LOCATION_WAREHOUSE]),
         ("diagnose_machine", json!({"machine": machine}), vec![ids::ROBOT_ROVER_2, "`get_robot_part_logs`"]),
         (
             "change_many_machines",
             json!({"org": org, "change": "set scan_rate to 10 on the lidars"}),
-            vec![ids::ORG, "set scan_rate to 10 on the lidars", "`update_config_item`"],
+            vec![ids::ORG, "set scan_rate to 10 on the lidars", change_tool],
         ),
         ("review_access", json!({"org": org}), vec![ids::ORG, "`list_keys`"]),
     ];
