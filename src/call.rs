@@ -34,18 +34,21 @@ pub enum Risk {
 }
 
 impl Risk {
-    /// The hints a client reads; the title is the tool's own, not repeated here.
-    /// Only the hints that differ from the spec's defaults (not read-only, destructive, not
-    /// idempotent, open world) and that apply: destructive and idempotent mean nothing for a read.
-    /// A destructive tool is all defaults and carries none.
-    pub fn annotations(self) -> Option<ToolAnnotations> {
-        let base = ToolAnnotations::new();
-        match self {
-            Risk::Read => Some(base.read_only(true)),
-            Risk::Additive => Some(base.destructive(false)),
-            Risk::Mutating => Some(base.destructive(false).idempotent(true)),
-            Risk::Destructive => None,
-        }
+    /// The annotations a client reads, every hint sent explicitly (clients and directories read
+    /// them literally rather than applying the spec's defaults), with the tool's title. Every tool
+    /// reaches Viam's cloud, so all are open world.
+    pub fn annotations(self, title: String) -> ToolAnnotations {
+        let (read_only, destructive, idempotent) = match self {
+            Risk::Read => (true, false, true),
+            Risk::Additive => (false, false, false),
+            Risk::Mutating => (false, false, true),
+            Risk::Destructive => (false, true, false),
+        };
+        ToolAnnotations::with_title(title)
+            .read_only(read_only)
+            .destructive(destructive)
+            .idempotent(idempotent)
+            .open_world(true)
     }
 
     /// Reads are retried when the service is unavailable; writes never are.

@@ -14,4 +14,5 @@ pub mod safety;
 pub mod sandbox;
 pub mod server;
 pub mod stdio;
+pub mod surface;
 pub mod tools;

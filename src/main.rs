@@ -21,6 +21,7 @@ use viam_fleet_mcp::safety::scope::Scope;
 use viam_fleet_mcp::safety::{ConfirmMode, Policy};
 use viam_fleet_mcp::sandbox::{self, RunningSandbox, SandboxConfig, Seed};
 use viam_fleet_mcp::server::FleetServer;
+use viam_fleet_mcp::surface::{prompts, resources};
 use viam_fleet_mcp::tools::{ToolRow, catalogue};
 
 /// mimalloc: a call's many small allocations and frees cost fewer instructions than with glibc's
@@ -41,7 +42,7 @@ struct Cli {
 enum Command {
     /// Serve MCP over stdio (the default), or over Streamable HTTP with --http.
     Serve(HttpOptions),
-    /// List the tool catalogue with each tool's risk class.
+    /// List the tool catalogue with each tool's risk class, then the prompts and resource templates.
     Tools {
         /// Print JSON instead of a table.
         #[arg(long, conflicts_with = "markdown")]
@@ -144,6 +145,10 @@ struct Options {
     /// itself. Without either, each process has its own random key.
     #[arg(long, global = true)]
     state_key_file: Option<PathBuf>,
+    /// Declare each tool's outputSchema in tools/list (about 11 KB more), for clients that
+    /// validate structuredContent; no client hands it to a model.
+    #[arg(long, global = true)]
+    output_schemas: bool,
     /// Threads that run calls: 0 (the default) runs everything on one thread.
     #[arg(long, global = true, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=64))]
     worker_threads: u16,
@@ -307,7 +312,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(http) => {
             let selection = cli.options.exposed()?;
             let (fleet, _sandbox) = cli.options.fleet().await?;
-            let server = FleetServer::new(fleet, selection);
+            let server = FleetServer::new(fleet, selection, cli.options.output_schemas);
             if http.http.is_some() {
                 viam_fleet_mcp::http::serve(server, &http, Duration::from_secs(cli.options.timeout)).await?;
             } else {
@@ -321,7 +326,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let arguments: Value = serde_json::from_str(&arguments).context("the arguments must be a JSON object")?;
             let Value::Object(arguments) = arguments else { anyhow::bail!("the arguments must be a JSON object") };
             let (fleet, _sandbox) = cli.options.fleet().await?;
-            let server = FleetServer::new(fleet, selection);
+            let server = FleetServer::new(fleet, selection, cli.options.output_schemas);
             return Ok(match server.dispatch(&tool, Call::plain(arguments)).await.map_err(anyhow::Error::msg)? {
                 Reply::Done(done) => {
                     println!("{}", serde_json::to_string_pretty(&done.value)?);
@@ -358,8 +363,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
 
 fn print_catalogue(exposed: &[usize], json: bool, markdown: bool) -> anyhow::Result<()> {
     let rows: Vec<&ToolRow> = exposed.iter().map(|&i| &catalogue().rows[i]).collect();
+    let exposes = |tool: &str| rows.iter().any(|r| r.name == tool);
     let text = if markdown {
-        catalogue().markdown_table()
+        format!("{}\n{}\n{}", catalogue().markdown_table(), prompts::markdown_table(), resources::markdown_table())
     } else if json {
         let listing: Vec<Value> = rows
             .iter()
@@ -367,9 +373,15 @@ fn print_catalogue(exposed: &[usize], json: bool, markdown: bool) -> anyhow::Res
             .collect();
         serde_json::to_string_pretty(&listing)? + "\n"
     } else {
-        rows.iter()
-            .map(|r| format!("{:<45} {:<12} {:?}\n", r.name, format!("{:?}", r.risk).to_lowercase(), r.toolset))
-            .collect()
+        let tools = rows
+            .iter()
+            .map(|r| format!("{:<45} {:<12} {:?}\n", r.name, format!("{:?}", r.risk).to_lowercase(), r.toolset));
+        let prompts = prompts::listed(&exposes).into_iter().map(|p| {
+            let arguments: Vec<&str> = p.arguments.iter().map(|a| a.name).collect();
+            format!("prompt {:<38} {}\n", p.name, arguments.join(", "))
+        });
+        let templates = resources::served(&exposes).into_iter().map(|t| format!("resource {}\n", t.uri_template));
+        tools.chain(prompts).chain(templates).collect()
     };
     // A closed pipe (`| head`) is not an error worth a panic.
     match std::io::stdout().lock().write_all(text.as_bytes()) {

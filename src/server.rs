@@ -1,13 +1,22 @@
-//! The MCP server: lists the catalogue's tools and dispatches calls to their rows.
+//! The MCP server: lists the catalogue's tools and dispatches calls to their rows; prompts,
+//! resources and completion come from `surface`, read through the same rows.
 use crate::call::{Interaction, ProgressSink};
 use crate::json_text::compact;
 use crate::pipeline::{Call, Fleet, Reply};
 use crate::safety::budget::Fitted;
 use crate::safety::filter::{self, Selection};
+use crate::surface::Surface;
+use crate::surface::completion::{Kind, matching};
+use crate::surface::prompts::PROMPTS;
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ErrorData, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod, CompleteRequestParams,
+    CompleteResult, CompletionInfo, ContentBlock, ErrorData, GetPromptRequestMethod, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, PromptsCapability, ReadResourceRequestMethod,
+    ReadResourceRequestParams, ReadResourceResponse, Reference, ResourcesCapability, ServerCapabilities, ServerConfig,
+    Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
@@ -42,31 +51,57 @@ tool limit (Cursor sends only the first 40 tools) should start the server with -
 
 #[derive(Clone)]
 pub struct FleetServer {
-    fleet: Arc<Fleet>,
+    /// The fleet and the tools the filters expose.
+    surface: Arc<Surface>,
     /// The tool filters, checked, with the catalogue indices they expose.
     selection: Arc<Selection>,
     /// The exposed tools' definitions, built once.
     tools: Arc<Vec<Tool>>,
+    /// Prompts and resources are declared only when the filters leave some to serve.
+    capabilities: ServerCapabilities,
     memory: Arc<HeapReturn>,
 }
 
 impl FleetServer {
-    pub fn new(fleet: Arc<Fleet>, selection: Selection) -> Self {
-        let tools = selection.exposed.iter().map(|&i| catalogue().tools[i].clone()).collect();
-        Self { fleet, selection: Arc::new(selection), tools: Arc::new(tools), memory: Arc::default() }
+    /// `output_schemas`: declare each tool's output schema, for clients that validate results.
+    pub fn new(fleet: Arc<Fleet>, selection: Selection, output_schemas: bool) -> Self {
+        let tools = selection
+            .exposed
+            .iter()
+            .map(|&i| {
+                let mut tool = catalogue().tools[i].clone();
+                if output_schemas {
+                    tool.output_schema = Some(Arc::new(catalogue().rows[i].output_schema()));
+                }
+                tool
+            })
+            .collect();
+        let surface = Surface::new(fleet, selection.exposed.clone());
+        let mut capabilities = ServerCapabilities::builder().enable_tools().build();
+        let (prompts, templates) = (!surface.prompts().is_empty(), !surface.templates().is_empty());
+        capabilities.prompts = prompts.then(PromptsCapability::default);
+        capabilities.resources = templates.then(ResourcesCapability::default);
+        capabilities.completions = (prompts || templates).then(Default::default);
+        Self {
+            surface: Arc::new(surface),
+            selection: Arc::new(selection),
+            tools: Arc::new(tools),
+            capabilities,
+            memory: Arc::default(),
+        }
     }
 
     /// The exposed row named `name`; for any other name, why there is none: the filter that hides
     /// it, or the exposed name it may be a misspelling of.
     fn row(&self, name: &str) -> Result<&'static ToolRow, String> {
-        let rows = &catalogue().rows;
-        if let Some(row) = self.selection.exposed.iter().map(|&i| &rows[i]).find(|row| row.name == name) {
+        if let Some(row) = self.surface.row(name) {
             return Ok(row);
         }
         if let Some(hidden) = catalogue().listed().iter().find(|t| t.name == name) {
             let flag = self.selection.hidden_by(hidden).unwrap_or_default();
             return Err(format!("tool {name:?} is filtered out by {flag}, so this server does not expose it"));
         }
+        let rows = &catalogue().rows;
         let exposed: Vec<&str> = self.selection.exposed.iter().map(|&i| rows[i].name).collect();
         Err(match filter::closest(name, &exposed) {
             Some(near) => format!("unknown tool {name:?}; did you mean {near:?}?"),
@@ -85,13 +120,37 @@ impl FleetServer {
         // Boxed: rmcp spawns each request as a task, and tokio moves a task's future several times
         // on the way (into its cell, through its stages); the pipeline's state machine is kilobytes,
         // a pointer to it is not.
-        Ok(Box::pin(self.fleet.call(row, call)).await)
+        Ok(Box::pin(self.surface.fleet.call(row, call)).await)
+    }
+
+    /// What a completion argument names: a listed prompt's argument or a served template's
+    /// variable; with the organization the prompt's `org` argument resolved to, if any.
+    async fn completing(&self, request: &CompleteRequestParams) -> Option<(Kind, bool, Option<String>)> {
+        let argument = request.argument.name.as_str();
+        match &request.r#ref {
+            Reference::Prompt(prompt) => {
+                let prompt = self.surface.prompts().into_iter().find(|p| p.name == prompt.name)?;
+                let kind = prompt.arguments.iter().find(|a| a.name == argument)?.names?;
+                let org = match request.context.as_ref().and_then(|c| c.get_argument("org")) {
+                    Some(org) if kind != Kind::Organization => {
+                        self.surface.resolve(Kind::Organization, org, None).await.map(|o| o.id)
+                    }
+                    _ => None,
+                };
+                Some((kind, true, org))
+            }
+            Reference::Resource(template) => {
+                let template = self.surface.templates().into_iter().find(|t| t.uri_template == template.uri)?;
+                (template.variable == argument).then_some((template.names, false, None))
+            }
+            _ => None,
+        }
     }
 }
 
 impl ServerHandler for FleetServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(self.capabilities.clone())
             .with_server_info(Implementation::new("viam-fleet-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }
@@ -102,6 +161,76 @@ impl ServerHandler for FleetServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         Ok(ListToolsResult::with_all_items(self.tools.to_vec()))
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        served(self.capabilities.prompts.is_some(), ErrorData::method_not_found::<ListPromptsRequestMethod>)?;
+        Ok(ListPromptsResult::with_all_items(self.surface.prompts().iter().map(|p| p.listed()).collect()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        served(self.capabilities.prompts.is_some(), ErrorData::method_not_found::<GetPromptRequestMethod>)?;
+        let Some(prompt) = self.surface.prompts().into_iter().find(|p| p.name == request.name) else {
+            let known = PROMPTS.iter().any(|p| p.name == request.name);
+            let why = if known { "needs tools this server's filters hide" } else { "is not a prompt of this server" };
+            return Err(ErrorData::invalid_params(format!("{:?} {why}", request.name), None));
+        };
+        Ok(self.surface.render(prompt, &request.arguments.unwrap_or_default()).await?.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        served(self.capabilities.resources.is_some(), ErrorData::method_not_found::<ListResourcesRequestMethod>)?;
+        Ok(ListResourcesResult::with_all_items(self.surface.resources().await?))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let not_served = ErrorData::method_not_found::<ListResourceTemplatesRequestMethod>;
+        served(self.capabilities.resources.is_some(), not_served)?;
+        Ok(ListResourceTemplatesResult::with_all_items(self.surface.templates().iter().map(|t| t.listed()).collect()))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        served(self.capabilities.resources.is_some(), ErrorData::method_not_found::<ReadResourceRequestMethod>)?;
+        Ok(Box::pin(self.surface.read_resource(&request.uri)).await?.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        served(self.capabilities.completions.is_some(), ErrorData::method_not_found::<CompleteRequestMethod>)?;
+        let Some((kind, labelled, org)) = self.completing(&request).await else {
+            return Ok(CompleteResult::default());
+        };
+        let names = self.surface.names(kind, org.as_deref()).await;
+        let (found, total) = matching(&names, &request.argument.value);
+        // A prompt argument offers the name to pick by with its id; a URI variable takes the id.
+        let values = found.iter().map(|n| if labelled { n.labelled() } else { n.id.clone() }).collect();
+        let has_more = total > found.len();
+        let completion = CompletionInfo::with_pagination(values, u32::try_from(total).ok(), has_more)
+            .map_err(|e| ErrorData::internal_error(e, None))?;
+        Ok(CompleteResult::new(completion))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -149,6 +278,11 @@ impl ServerHandler for FleetServer {
         }
         .into())
     }
+}
+
+/// A method of an undeclared capability is not found, as rmcp answers it by default.
+fn served(declared: bool, not_found: fn() -> ErrorData) -> Result<(), ErrorData> {
+    if declared { Ok(()) } else { Err(not_found()) }
 }
 
 /// The value as `structuredContent` and, for clients that read only content, as one text block

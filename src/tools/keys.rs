@@ -14,18 +14,22 @@ use std::sync::Arc;
 pub(super) fn rows() -> Vec<Row> {
     vec![
         row!(create_key, Additive, unary(create_key))
+            .title("Create API key")
             .scope(&[Authorizations { org: "org_id", lists: &["authorizations"] }])
             .verify("list_keys")
             .hands_out(HandsOut::All(SecretOwner::ApiKey)),
         row!(delete_key, Destructive, unary_with_preview(delete_key, key_preview))
+            .title("Delete API key")
             .scope(&[Key("id")])
             .verify("list_keys"),
         row!(create_key_from_existing_key_authorizations, Additive, unary(create_key_from_existing_key_authorizations))
+            .title("Create API key like another")
             .scope(&[Key("id")])
             .verify("list_keys")
             .hands_out(HandsOut::All(SecretOwner::ApiKey)),
-        row!(list_keys, Read, unary(list_keys)).pages(&["api_keys"]),
+        row!(list_keys, Read, unary(list_keys)).title("List API keys").pages(&["api_keys"]),
         row!(rotate_key, Destructive, unary_with_preview(rotate_key, key_preview))
+            .title("Rotate API key")
             .scope(&[Key("id")])
             .verify("list_keys")
             .hands_out(HandsOut::All(SecretOwner::ApiKey)),

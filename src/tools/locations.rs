@@ -29,7 +29,9 @@ pub(super) fn rows() -> Vec<Row> {
         row!(unshare_location, Destructive, unary_with_preview(unshare_location, unshare_location_preview))
             .scope(&[Location("location_id"), Org("organization_id")])
             .verify("get_organizations_with_access_to_location"),
-        row!(location_auth, Read, unary(location_auth)).hands_out(HandsOut::All(SecretOwner::Location)),
+        row!(location_auth, Read, unary(location_auth))
+            .title("Get location secrets")
+            .hands_out(HandsOut::All(SecretOwner::Location)),
         row!(create_location_secret, Additive, unary(create_location_secret))
             .scope(&[DefaultLocation])
             .verify("location_auth")

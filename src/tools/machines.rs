@@ -28,7 +28,10 @@ pub(super) fn rows() -> Vec<Row> {
         row!(update_robot_part, Destructive, unary_with_preview(update_robot_part, update_robot_part_preview))
             .scope(&[Part("robot_part_id")])
             .verify("get_robot_part"),
-        row!(new_robot_part, Additive, unary(new_robot_part)).scope(&[Robot("robot_id")]).verify("get_robot_parts"),
+        row!(new_robot_part, Additive, unary(new_robot_part))
+            .title("Add machine part")
+            .scope(&[Robot("robot_id")])
+            .verify("get_robot_parts"),
         row!(delete_robot_part, Destructive, unary_with_preview(delete_robot_part, delete_robot_part_preview))
             .scope(&[Part("robot_part_id")])
             .verify("get_robot_parts"),
@@ -56,7 +59,10 @@ pub(super) fn rows() -> Vec<Row> {
         row!(list_robots, Read, unary(list_robots)).pages(&["robots"]),
         row!(list_robots_for_locations, Read, unary(list_robots_for_locations)).pages(&["robots"]),
         row!(list_machine_summaries, Read, fleet_view::op()),
-        row!(new_robot, Additive, unary(new_robot)).scope(&[DefaultLocation]).verify("list_robots"),
+        row!(new_robot, Additive, unary(new_robot))
+            .title("Create machine")
+            .scope(&[DefaultLocation])
+            .verify("list_robots"),
         // Moving a machine: both where it is and where it goes must be inside the scope.
         row!(update_robot, Mutating, custom::<_, app::UpdateRobotResponse>("UpdateRobot", update_robot))
             .scope(&[Robot("robot_id"), MaybeLocation("location_id")])

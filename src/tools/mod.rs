@@ -284,6 +284,8 @@ fn parse<A: DeserializeOwned>(op: &Op, arguments: &JsonObject) -> Result<A, Tool
 /// One row of the catalogue.
 pub struct ToolRow {
     pub name: &'static str,
+    /// The title, where the one derived from the name reads badly (see [`ToolRow::title`]).
+    pub title: Option<&'static str>,
     pub description: &'static str,
     pub risk: Risk,
     pub toolset: Toolset,
@@ -297,6 +299,7 @@ macro_rules! row {
     ($name:ident, $risk:ident, $op:expr) => {
         $crate::tools::Row {
             name: stringify!($name),
+            title: None,
             description: include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tool-descriptions/",
@@ -314,6 +317,7 @@ use row;
 /// A row as a domain file declares it; the domain's toolset is added by the catalogue.
 pub struct Row {
     pub name: &'static str,
+    pub title: Option<&'static str>,
     pub description: &'static str,
     pub risk: Risk,
     pub op: Op,
@@ -321,6 +325,12 @@ pub struct Row {
 }
 
 impl Row {
+    /// The title, where the one derived from the name reads badly.
+    pub fn title(mut self, title: &'static str) -> Self {
+        self.title = Some(title);
+        self
+    }
+
     /// What a non-read call acts on, for scope pinning.
     pub fn scope(mut self, targets: &'static [ScopeArg]) -> Self {
         self.policy.scope = targets;
@@ -407,6 +417,7 @@ fn build_domains(domains: &[(Toolset, DomainRows)]) -> Vec<(ToolRow, Tool)> {
     let rows = domains.iter().flat_map(|&(toolset, rows)| {
         rows().into_iter().map(move |r| ToolRow {
             name: r.name,
+            title: r.title,
             description: r.description,
             risk: r.risk,
             toolset,
@@ -459,14 +470,32 @@ impl Catalogue {
 }
 
 impl ToolRow {
-    /// "get_robot_part_logs" → "Get robot part logs".
+    /// The row's own title, or one from the name: "get_robot_part_logs" → "Get machine part logs"
+    /// (Viam's app calls robots machines).
     pub fn title(&self) -> String {
-        let words = self.name.replace('_', " ");
+        if let Some(title) = self.title {
+            return title.to_string();
+        }
+        let words: Vec<&str> = self
+            .name
+            .split('_')
+            .map(|word| match word {
+                "robot" => "machine",
+                "robots" => "machines",
+                "api" => "API",
+                "id" => "ID",
+                word => word,
+            })
+            .collect();
+        let words = words.join(" ");
         let mut chars = words.chars();
         chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
     }
 
-    /// The MCP tool definition: schemas, and annotations derived from the risk class.
+    /// The MCP tool definition: the input schema, the title, and annotations derived from the
+    /// risk class. The output schema is left out: no client hands it to a model, and it would
+    /// cost a fifth of `tools/list` in every session; `--output-schemas` adds it
+    /// ([`ToolRow::output_schema`]).
     fn definition(&self) -> Tool {
         let mut input = self.op.input_schema().clone();
         // Clients assume JSON Schema 2020-12 anyway; naming it in every tool costs every session.
@@ -480,12 +509,24 @@ impl ToolRow {
             // What `confirm` does is said once, in the server instructions.
             properties["confirm"] = json!({"type": "boolean"});
         }
-        let mut output = (*self.op.output_schema).clone();
-        let outputs = output.entry("properties").or_insert_with(|| json!({}));
         if !self.policy.pages.is_empty() {
             properties["limit"] = json!({"type": "integer", "minimum": 1, "maximum": budget::MAX_LIMIT});
             // How to page is said once, in the server instructions.
             properties["cursor"] = json!({"type": "string"});
+        }
+        let title = self.title();
+        let mut tool = Tool::new(self.name, self.description.trim_end(), Arc::new(input));
+        tool.title = Some(title.clone());
+        tool.annotations = Some(self.risk.annotations(title));
+        tool
+    }
+
+    /// The result's JSON Schema: the response message's fields (or the op's own result), with
+    /// the paging fields and, with `dest`, where the payload went.
+    pub fn output_schema(&self) -> JsonObject {
+        let mut output = (*self.op.output_schema).clone();
+        let outputs = output.entry("properties").or_insert_with(|| json!({}));
+        if !self.policy.pages.is_empty() {
             outputs["total"] = json!({"type": "integer"});
             outputs["next_cursor"] = json!({"type": ["string", "null"]});
         }
@@ -495,11 +536,7 @@ impl ToolRow {
             outputs["bytes"] = json!({"type": "integer"});
             outputs["count"] = json!({"type": "integer"});
         }
-        // No title: it would only repeat the name with spaces, in every session.
-        let mut tool =
-            Tool::new(self.name, self.description.trim_end(), Arc::new(input)).with_raw_output_schema(Arc::new(output));
-        tool.annotations = self.risk.annotations();
-        tool
+        output
     }
 }
 
@@ -509,9 +546,12 @@ const INLINE_BYTES: usize = 100;
 
 /// The same input schema in fewer bytes, for `tools/list`: definitions used once or small are
 /// inlined (a site's own keys, such as its description, win over the definition's), an optional
-/// value is one nullable type rather than `anyOf [T, null]`, and `"default": null` (what an omitted
-/// optional argument means anyway), an id's `"minLength": 1` and a bounded integer's `format` are
-/// dropped. Arguments are still checked against the full schema.
+/// value is its type alone rather than `anyOf [T, null]` or `[T, "null"]` (it is not in
+/// `required`; null is still accepted), and what a model needs no telling is dropped: a default
+/// that is the type's empty value (what an omitted argument means anyway), an id's length bounds,
+/// a bounded integer's `format`, and `additionalProperties: false` (that unknown arguments are
+/// refused is said once, in the server instructions). Arguments are still checked against the
+/// full schema.
 fn compact(schema: &mut JsonObject) {
     let defs = match schema.remove("$defs") {
         Some(Value::Object(defs)) => defs,
@@ -566,12 +606,17 @@ fn resolve(value: &mut Value, inline: &JsonObject) {
             }
             object.values_mut().for_each(|v| resolve(v, inline));
             fold_nullable(object);
-            if object.get("default") == Some(&Value::Null) {
+            drop_null_type(object);
+            if object.get("default").is_some_and(is_empty_value) {
                 object.remove("default");
             }
-            // An id's upper bound stays; that it is not empty goes without saying (and is checked).
+            if object.get("additionalProperties").is_some_and(Value::is_boolean) {
+                object.remove("additionalProperties");
+            }
+            // An id is not empty and not 200 characters long: neither needs telling (both are checked).
             if object.get("minLength") == Some(&json!(1)) && object.contains_key("maxLength") {
                 object.remove("minLength");
+                object.remove("maxLength");
             }
             // An integer's bounds say more than schemars' `uint32` or `int64`.
             if object.contains_key("minimum") && object.contains_key("maximum") {
@@ -583,6 +628,32 @@ fn resolve(value: &mut Value, inline: &JsonObject) {
         }
         Value::Array(items) => items.iter_mut().for_each(|v| resolve(v, inline)),
         _ => {}
+    }
+}
+
+/// What an omitted argument means anyway: null, `""`, `[]`, `{}` or `false`.
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(members) => members.is_empty(),
+        Value::Number(_) | Value::Bool(true) => false,
+    }
+}
+
+/// `{"type": [T, "null"]}` → `{"type": T}`, and `null` out of its `enum`: an optional argument is
+/// left out rather than sent as null.
+fn drop_null_type(object: &mut JsonObject) {
+    let Some(Value::Array(types)) = object.get("type") else { return };
+    let [only, null] = types.as_slice() else { return };
+    if *null != json!("null") {
+        return;
+    }
+    let only = only.clone();
+    object.insert("type".into(), only);
+    if let Some(Value::Array(values)) = object.get_mut("enum") {
+        values.retain(|v| !v.is_null());
     }
 }
 
@@ -600,8 +671,8 @@ fn lists_only_its_enum(object: &JsonObject) -> bool {
     rest.split([',', '.', ' ']).all(|word| word.is_empty() || word == "or")
 }
 
-/// `{"anyOf": [{"type": T, …}, {"type": "null"}]}` → `{"type": [T, "null"], …}`, when the
-/// first branch is a plain typed schema whose keys the site does not have already.
+/// `{"anyOf": [{"type": T, …}, {"type": "null"}]}` → `{"type": T, …}`, when the first branch is a
+/// plain typed schema whose keys the site does not have already.
 fn fold_nullable(object: &mut JsonObject) {
     let Some(Value::Array(branches)) = object.get("anyOf") else { return };
     let [Value::Object(some), null] = branches.as_slice() else { return };
@@ -611,12 +682,8 @@ fn fold_nullable(object: &mut JsonObject) {
     if !plain || *null != json!({"type": "null"}) {
         return;
     }
-    let mut some = some.clone();
+    let some = some.clone();
     object.remove("anyOf");
-    some["type"] = json!([some["type"].take(), "null"]);
-    if let Some(Value::Array(values)) = some.get_mut("enum") {
-        values.push(Value::Null);
-    }
     for (key, v) in some {
         object.entry(key).or_insert(v);
     }

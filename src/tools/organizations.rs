@@ -29,6 +29,7 @@ pub(super) fn rows() -> Vec<Row> {
                 location_id: a.location_id.into()
             }))
         )
+        .title("List organizations sharing a location")
         .pages(&["organization_identities"]),
         row!(
             list_organizations_by_user,
@@ -48,7 +49,8 @@ pub(super) fn rows() -> Vec<Row> {
                 public_namespace: a.public_namespace,
                 organization_id: String::new(),
             }))
-        ),
+        )
+        .title("Check namespace availability"),
         row!(update_organization, Mutating, unary(update_organization))
             .scope(&[Org("org_id")])
             .verify("get_organization"),
@@ -90,6 +92,7 @@ pub(super) fn rows() -> Vec<Row> {
                 remove_authorizations: a.remove_authorizations.iter().map(Authorization::to_proto).collect(),
             }))
         )
+        .title("Change invite permissions")
         .scope(&[Authorizations { org: "org_id", lists: &["add_authorizations", "remove_authorizations"] }])
         .verify("list_organization_members"),
         row!(

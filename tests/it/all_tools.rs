@@ -1,6 +1,6 @@
 //! Every tool, called through the real binary over stdio against the sandbox, in
 //! one scenario that discovers ids as a person would; each result is validated against the tool's
-//! outputSchema, and the whole catalogue must have been exercised.
+//! outputSchema (declared with `--output-schemas`), and the whole catalogue must have been exercised.
 use crate::common;
 
 use common::Harness;
@@ -32,7 +32,7 @@ fn s(v: &Value) -> String {
 }
 
 async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
-    let harness = Harness::start().await;
+    let harness = Harness::start_with(Default::default(), &["--output-schemas"]).await;
     let tools = harness.tools().await;
     assert_eq!(tools.len(), viam_fleet_mcp::tools::catalogue().rows.len());
     let schemas = tools

@@ -1,6 +1,6 @@
 //! Each config once (issue 7), through the real binary: `get_robot_part` and `get_fragment` carry
 //! a part's or fragment's config as one object, equal to the JSON text the service sent, with no
-//! copy as text beside it; the results still match their output schemas.
+//! copy as text beside it; the results still match their output schemas (`--output-schemas`).
 use crate::common::Harness;
 use crate::fleet::fleet_harness;
 use crate::sandbox::client;
@@ -44,7 +44,7 @@ async fn carries_each_config_once(h: &Harness, part_id: &str, fragment_id: &str)
 
 #[tokio::test]
 async fn get_robot_part_and_get_fragment_carry_each_config_once_on_the_fleet() {
-    let h = fleet_harness(&[]).await;
+    let h = fleet_harness(&["--output-schemas"]).await;
     let fragment = h.ok("list_fragments", json!({"org_id": ids::ORG})).await["fragments"][0]["id"].clone();
     carries_each_config_once(&h, &fleet::main_part_id(0), fragment.as_str().unwrap()).await;
     h.stop().await;
@@ -52,7 +52,7 @@ async fn get_robot_part_and_get_fragment_carry_each_config_once_on_the_fleet() {
 
 #[tokio::test]
 async fn get_robot_part_and_get_fragment_carry_each_config_once_on_the_demo() {
-    let h = Harness::start().await;
+    let h = Harness::start_with(Default::default(), &["--output-schemas"]).await;
     carries_each_config_once(&h, ids::PART_ROVER_1_MAIN, ids::FRAGMENT).await;
     h.stop().await;
 }

@@ -22,5 +22,6 @@ mod sandbox;
 mod scope;
 mod secrets;
 mod streaming;
+mod surface;
 mod tls;
 mod wire;

@@ -1,6 +1,8 @@
-//! The README's tool table and demo-seed table are generated, from the catalogue and from the seed;
+//! The README's tool, prompt and template tables and its demo-seed table are generated, from the
+//! catalogue, the prompts, the templates and the seed;
 //! this keeps them in sync. `UPDATE_README=1 cargo test --test it readme::` rewrites them.
 use viam_fleet_mcp::sandbox::demo_table;
+use viam_fleet_mcp::surface::{prompts, resources};
 use viam_fleet_mcp::tools::catalogue;
 
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
@@ -25,6 +27,12 @@ fn generated_section(name: &str, expected: &str) {
 #[test]
 fn readme_tool_table_matches_the_catalogue() {
     generated_section("tools", &catalogue().markdown_table());
+}
+
+#[test]
+fn readme_prompt_and_template_tables_match_the_declarations() {
+    generated_section("prompts", &prompts::markdown_table());
+    generated_section("templates", &resources::markdown_table());
 }
 
 #[test]

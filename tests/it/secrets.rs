@@ -14,7 +14,7 @@ common::over_both_transports!(no_tool_returns_a_seeded_secret_unless_it_hands_it
 
 /// Whose secret a seeded value is, as the sandbox state files it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     Location,
     Part,
     ApiKey,
@@ -22,7 +22,7 @@ enum Kind {
 
 /// Every secret-looking value of the sandbox state, by kind: `locations[].auth`,
 /// `parts[].part` (and its history), `api_keys[]`.
-fn seeded_secrets(snapshot: &Value) -> Vec<(String, Kind)> {
+pub(crate) fn seeded_secrets(snapshot: &Value) -> Vec<(String, Kind)> {
     fn walk(value: &Value, kind: Kind, out: &mut Vec<(String, Kind)>) {
         match value {
             Value::Object(object) => {
