@@ -16,6 +16,7 @@ mod fleet;
 mod http;
 mod mcp;
 mod packaging;
+mod protocol;
 mod readme;
 mod sandbox;
 mod scope;
