@@ -17,7 +17,6 @@ use rmcp::model::{
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::async_rw::{DEFAULT_MAX_LINE_LENGTH, JsonRpcMessageCodec, JsonRpcMessageCodecError};
 use rmcp::transport::{StdioReader, StdioWriter, Transport};
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -33,7 +32,7 @@ type Codec<T> = JsonRpcMessageCodec<T>;
 /// Above this, a line read or a frame written is freed once done with rather than kept for the next
 /// ones: one big message (an upload's arguments, a fleet-wide listing) would otherwise stay resident
 /// for the rest of the session, idle or not. Most messages are smaller, and reuse the buffer.
-const KEPT_BUFFER_BYTES: usize = 64 << 10;
+pub(crate) const KEPT_BUFFER_BYTES: usize = 64 << 10;
 
 /// Above this much text, a result's tree is freed before its frame is built, so that the two are
 /// never held at once; a smaller one's after the frame is written, off the answer's path.
@@ -199,11 +198,13 @@ impl Stdio {
 /// The frame answering a line that is not a message: Parse error when it is not JSON (an echo of the
 /// answer, a response, needs no answer in turn), else Invalid Request, with the request's id when it
 /// can be read and `"id": null` when not.
-fn refusal(line: &[u8]) -> Vec<u8> {
-    let (id, error) = if serde_json::from_slice::<IgnoredAny>(line).is_err() {
-        (None, ErrorData::parse_error("Parse error", None))
-    } else {
-        (request_id(line), ErrorData::invalid_request("Invalid request", None))
+pub(crate) fn refusal(line: &[u8]) -> Vec<u8> {
+    let (id, error) = match serde_json::from_slice::<Value>(line) {
+        Err(_) => (None, ErrorData::parse_error("Parse error", None)),
+        Ok(value) => {
+            let id = value.get("id").and_then(|id| RequestId::deserialize(id).ok());
+            (id, ErrorData::invalid_request("Invalid request", None))
+        }
     };
     #[derive(Serialize)]
     struct Refused {
@@ -214,15 +215,6 @@ fn refusal(line: &[u8]) -> Vec<u8> {
     let mut frame = serde_json::to_vec(&Refused { jsonrpc: "2.0", id, error }).unwrap_or_default();
     frame.push(b'\n');
     frame
-}
-
-/// The id of a line that is JSON but not a message, when it has one a client could have sent.
-fn request_id(line: &[u8]) -> Option<RequestId> {
-    #[derive(Deserialize)]
-    struct WithId {
-        id: RequestId,
-    }
-    serde_json::from_slice::<WithId>(line).ok().map(|w| w.id)
 }
 
 /// Empties a line buffer, freeing it if one line made it big, and what reading it took once the

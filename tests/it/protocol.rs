@@ -2,7 +2,7 @@
 //! JSON gets Parse error, a request whose id can be read gets its error with that id, `tools/call`
 //! with unreadable params gets Invalid params, and a burst of huge bad lines leaves no memory
 //! behind.
-use crate::common::BIN;
+use crate::common::{BIN, HttpServer};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -117,7 +117,7 @@ fn fuzzed_lines() -> Vec<String> {
             lines.push(format!("{}}}{}", &text[..cut], &text[cut..]));
         }
     }
-    lines.extend(["not json", "[1,2]", "[]", "{}", "\"x\"", "42", "{\"id\":7}"].map(String::from));
+    lines.extend(["not json", "[1]", "[1,2]", "{}", "\"x\"", "42", "{\"id\":7}"].map(String::from));
     lines
 }
 
@@ -134,10 +134,9 @@ async fn every_error_carries_the_id_it_can_read_and_parse_errors_are_32700() {
             assert_eq!(errors[0]["error"]["code"], json!(-32700), "{line}: {answers:?}");
             assert_eq!(errors[0].get("id"), Some(&Value::Null), "{line}: {answers:?}");
         }
-        if let Some(id) = readable_id(&line) {
-            for error in &errors {
-                assert_eq!(error["id"], id, "{line}: {error}");
-            }
+        let id = readable_id(&line).unwrap_or(Value::Null);
+        for error in &errors {
+            assert_eq!(error.get("id"), Some(&id), "{line}: {error}");
         }
     }
     assert!(refused > 300, "the fuzz reached the refusals ({refused})");
@@ -160,6 +159,33 @@ async fn every_error_carries_the_id_it_can_read_and_parse_errors_are_32700() {
             (&json!(5), &json!(-32602)),
             "{call}: {answers:?}"
         );
+    }
+}
+
+/// Over HTTP, a body that is not a message gets the same JSON-RPC errors rather than rmcp's
+/// plain-text 415.
+#[tokio::test]
+async fn over_http_a_body_that_is_not_a_message_gets_a_json_rpc_error() {
+    let server = HttpServer::start("http://127.0.0.1:9", &["--sandbox"], &[], &[]).await;
+    for (body, expected) in [
+        ("not json", json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "Parse error"}})),
+        (
+            r#"{"jsonrpc":"1.0","id":"x","method":"ping"}"#,
+            json!({"jsonrpc": "2.0", "id": "x", "error": {"code": -32600, "message": "Invalid request"}}),
+        ),
+    ] {
+        let response = reqwest::Client::new()
+            .post(&server.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert_eq!(answer, expected, "{body}");
     }
 }
 
