@@ -211,7 +211,8 @@ async fn a_burst_of_huge_bad_lines_leaves_memory_near_idle() {
         assert_eq!(answers.len(), 1, "line {i} is answered: {answers:?}");
         peak = peak.max(raw.rss());
     }
-    let bound = idle + (20 << 20);
+    // Before the fix, 24 MB over idle stayed after this burst (idle 36 MB, 60 MB after).
+    let bound = idle + (15 << 20);
     let mut after = raw.rss();
     for _ in 0..50 {
         if after <= bound {
