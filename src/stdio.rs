@@ -264,9 +264,10 @@ impl Transport<RoleServer> for Stdio {
                 }
             }
             let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
             let blank = line.iter().all(u8::is_ascii_whitespace);
             let parsed = if blank { Ok(None) } else { parse(line) };
-            let refusal = match parsed {
+            let answer = match parsed {
                 Ok(Some(message)) => {
                     empty_line(&mut self.line);
                     return Some(message);
@@ -281,7 +282,7 @@ impl Transport<RoleServer> for Stdio {
                     return None;
                 }
             };
-            self.refusal = refusal.map(Refusal::Queue);
+            self.refusal = answer.map(Refusal::Queue);
             empty_line(&mut self.line);
         }
     }

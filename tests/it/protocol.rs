@@ -79,7 +79,8 @@ fn fuzzed_lines() -> Vec<String> {
     let bases = [
         json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
         json!({"jsonrpc": "2.0", "id": "list", "method": "tools/list", "params": {}}),
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_organizations", "arguments": {}}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "list_organizations", "arguments": {}}}),
         json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
     ];
     let odd = [
