@@ -103,6 +103,7 @@ pub async fn serve(server: FleetServer, options: &HttpOptions, call_deadline: Du
         )
         .enforce_origin_validation()
         .with_cancellation_token(stop.child_token());
+    let max_body_bytes = config.max_request_body_bytes;
     let mcp = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(LocalSessionManager::default()), config);
     let max = options.http_max_concurrency as usize;
     let authenticated = token.is_some();
@@ -114,6 +115,7 @@ pub async fn serve(server: FleetServer, options: &HttpOptions, call_deadline: Du
     let slots = guard.slots.clone();
     let router = axum::Router::new()
         .route_service("/mcp", mcp)
+        .route_layer(axum::middleware::from_fn_with_state(max_body_bytes, answer_refusals))
         .route_layer(axum::middleware::from_fn_with_state(guard, admit))
         .route("/healthz", axum::routing::get(|| async { "ok\n" }));
 
@@ -199,4 +201,32 @@ async fn admit(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         chunk
     });
     Response::from_parts(parts, Body::from_stream(body))
+}
+
+/// rmcp answers a body that is not a JSON-RPC message with a plain-text 415, which a client cannot
+/// match to its request; here it gets the JSON-RPC error stdio gives: Parse error, or Invalid
+/// Request with the request's id when it can be read.
+async fn answer_refusals(State(max_body_bytes): State<usize>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, max_body_bytes).await else {
+        let message = format!("Payload Too Large: request body exceeds {max_body_bytes} bytes");
+        return (StatusCode::PAYLOAD_TOO_LARGE, message).into_response();
+    };
+    let response = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+    if bytes.len() > crate::stdio::KEPT_BUFFER_BYTES {
+        crate::server::return_heap_when_idle();
+    }
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10).await.unwrap_or_default();
+    if !text.starts_with(b"fail to deserialize request body") {
+        return Response::from_parts(parts, Body::from(text));
+    }
+    let frame = crate::stdio::refusal(&bytes);
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], frame).into_response()
 }

@@ -10,13 +10,14 @@ use crate::surface::completion::{Kind, matching};
 use crate::surface::prompts::PROMPTS;
 use crate::tools::{ToolRow, catalogue};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod, CompleteRequestParams,
-    CompleteResult, CompletionInfo, ContentBlock, ErrorData, GetPromptRequestMethod, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
-    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, PromptsCapability, ReadResourceRequestMethod,
-    ReadResourceRequestParams, ReadResourceResponse, Reference, ResourcesCapability, ServerCapabilities, ServerConfig,
-    Tool,
+    CallToolRequestMethod, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
+    CompleteRequestParams, CompleteResult, CompletionInfo, ConstString, ContentBlock, CustomRequest, CustomResult,
+    ErrorCode, ErrorData, GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InitializeResultMethod, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsRequestMethod,
+    ListToolsResult, PaginatedRequestParams, PingRequestMethod, ProgressNotificationParam, PromptsCapability,
+    ReadResourceRequestMethod, ReadResourceRequestParams, ReadResourceResponse, Reference, ResourcesCapability,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler};
@@ -59,7 +60,6 @@ pub struct FleetServer {
     tools: Arc<Vec<Tool>>,
     /// Prompts and resources are declared only when the filters leave some to serve.
     capabilities: ServerCapabilities,
-    memory: Arc<HeapReturn>,
 }
 
 impl FleetServer {
@@ -87,7 +87,6 @@ impl FleetServer {
             selection: Arc::new(selection),
             tools: Arc::new(tools),
             capabilities,
-            memory: Arc::default(),
         }
     }
 
@@ -116,7 +115,7 @@ impl FleetServer {
     /// line's `call` alike, so both see the same tools. A name that is not exposed is an error.
     pub async fn dispatch(&self, name: &str, call: Call) -> Result<Reply, String> {
         let row = self.row(name)?;
-        let _in_flight = InFlight::new(&self.memory);
+        let _in_flight = InFlight::new();
         // Boxed: rmcp spawns each request as a task, and tokio moves a task's future several times
         // on the way (into its cell, through its stages); the pipeline's state machine is kilobytes,
         // a pointer to it is not.
@@ -237,6 +236,29 @@ impl ServerHandler for FleetServer {
         self.tools.iter().find(|t| t.name == name).cloned()
     }
 
+    /// rmcp reads a request of a method it knows as a custom one when its params do not fit that
+    /// method: Invalid params, then, and Method not found only for a method it does not know.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        let method = request.method.as_str();
+        if method == CallToolRequestMethod::VALUE {
+            let why = match request.params_as::<CallToolRequestParams>() {
+                Err(e) => e.to_string(),
+                Ok(_) => "params are missing".to_string(),
+            };
+            let message = format!("tools/call needs params {{\"name\": …, \"arguments\": {{…}}}}: {why}");
+            return Err(ErrorData::invalid_params(message, None));
+        }
+        let known = [PingRequestMethod::VALUE, InitializeResultMethod::VALUE, ListToolsRequestMethod::VALUE];
+        if known.contains(&method) {
+            return Err(ErrorData::invalid_params(format!("the params of {method} cannot be read"), None));
+        }
+        Err(ErrorData::new(ErrorCode::METHOD_NOT_FOUND, request.method, None))
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
@@ -298,11 +320,10 @@ fn structured(value: Value, text: String, is_error: bool) -> CallToolResult {
 /// How long the server must have had no call in flight before it returns freed heap.
 const IDLE: Duration = Duration::from_millis(100);
 
-/// The allocator keeps pages that a burst of calls or a big result freed (mimalloc purges them a
-/// second later, and only when it next runs); once calls pause, they are given back to the system
-/// (`benches/calls.rs`: 18–19 MB of RSS after a 5 MB result that peaked at 70 MB, and 18–19 MB after
-/// 40,901 calls).
-#[derive(Default)]
+/// The allocator keeps pages that a burst of calls, a big result or a big line freed (mimalloc
+/// purges them a second later, and only when it next runs); once calls pause, they are given back
+/// to the system (`benches/calls.rs`: 18–19 MB of RSS after a 5 MB result that peaked at 70 MB, and
+/// 18–19 MB after 40,901 calls). One for the process, as the allocator is.
 struct HeapReturn {
     in_flight: AtomicUsize,
     /// Calls ended so far: a call that came and went while waiting means the server was not idle.
@@ -310,35 +331,45 @@ struct HeapReturn {
     waiting: AtomicBool,
 }
 
+static MEMORY: HeapReturn =
+    HeapReturn { in_flight: AtomicUsize::new(0), ended: AtomicU64::new(0), waiting: AtomicBool::new(false) };
+
 /// One call in flight, counted until it ends, however it ends (done, cancelled or panicked).
-struct InFlight(Arc<HeapReturn>);
+struct InFlight;
 
 impl InFlight {
-    fn new(memory: &Arc<HeapReturn>) -> Self {
-        memory.in_flight.fetch_add(1, Ordering::Relaxed);
-        Self(memory.clone())
+    fn new() -> Self {
+        MEMORY.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self
     }
+}
+
+/// After a big buffer was freed outside a call (a line refused or too long): the heap is returned
+/// once the server is idle, as after a call.
+pub(crate) fn return_heap_when_idle() {
+    drop(InFlight::new());
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let memory = &self.0;
-        memory.ended.fetch_add(1, Ordering::Relaxed);
-        if memory.in_flight.fetch_sub(1, Ordering::Relaxed) != 1 || memory.waiting.swap(true, Ordering::Relaxed) {
+        MEMORY.ended.fetch_add(1, Ordering::Relaxed);
+        if MEMORY.in_flight.fetch_sub(1, Ordering::Relaxed) != 1 {
             return;
         }
-        // A call dropped while the runtime shuts down has no one to wait for.
+        // A call dropped while the runtime shuts down (or without one) has no one to wait for.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let memory = memory.clone();
-        runtime.spawn(async move {
+        if MEMORY.waiting.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        runtime.spawn(async {
             loop {
-                let seen = memory.ended.load(Ordering::Relaxed);
+                let seen = MEMORY.ended.load(Ordering::Relaxed);
                 tokio::time::sleep(IDLE).await;
-                if memory.in_flight.load(Ordering::Relaxed) == 0 && memory.ended.load(Ordering::Relaxed) == seen {
+                if MEMORY.in_flight.load(Ordering::Relaxed) == 0 && MEMORY.ended.load(Ordering::Relaxed) == seen {
                     break;
                 }
             }
-            memory.waiting.store(false, Ordering::Relaxed);
+            MEMORY.waiting.store(false, Ordering::Relaxed);
             // SAFETY: mi_collect only returns pages that hold no live allocation.
             unsafe { libmimalloc_sys::mi_collect(true) };
         });

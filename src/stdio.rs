@@ -3,10 +3,11 @@
 //! types first, and each refusal builds an error. Here a `tools/call` request is read straight into
 //! its type; every other line goes through rmcp's own codec, so what is accepted, ignored or
 //! refused stays rmcp's. The rest follows rmcp's transport: rmcp's non-blocking pipes, lines
-//! bounded at 16 MiB (a longer one is dropped and the session goes on), unparsable input ignored,
-//! well-formed JSON that is not a message answered with Invalid Request, and frames that stay whole
-//! even when a read is cancelled. A tool result's frame is written with its text once (see
-//! [`Frames::queue`]).
+//! bounded at 16 MiB (a longer one is dropped and the session goes on), and frames that stay whole
+//! even when a read is cancelled. Where rmcp's transport ignores a line that is not JSON and
+//! answers JSON that is not a message without its id, here the first gets Parse error and the
+//! second Invalid Request with the request's id when it can be read, as JSON-RPC asks. A tool
+//! result's frame is written with its text once (see [`Frames::queue`]).
 use crate::json_text::escape_into;
 use rmcp::RoleServer;
 use rmcp::model::{
@@ -16,9 +17,8 @@ use rmcp::model::{
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::async_rw::{DEFAULT_MAX_LINE_LENGTH, JsonRpcMessageCodec, JsonRpcMessageCodecError};
 use rmcp::transport::{StdioReader, StdioWriter, Transport};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::error::Category;
 use serde_json::value::RawValue;
 use std::io;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ type Codec<T> = JsonRpcMessageCodec<T>;
 /// Above this, a line read or a frame written is freed once done with rather than kept for the next
 /// ones: one big message (an upload's arguments, a fleet-wide listing) would otherwise stay resident
 /// for the rest of the session, idle or not. Most messages are smaller, and reuse the buffer.
-const KEPT_BUFFER_BYTES: usize = 64 << 10;
+pub(crate) const KEPT_BUFFER_BYTES: usize = 64 << 10;
 
 /// Above this much text, a result's tree is freed before its frame is built, so that the two are
 /// never held at once; a smaller one's after the frame is written, off the answer's path.
@@ -47,11 +47,10 @@ pub struct Stdio {
     refusal: Option<Refusal>,
 }
 
-/// An Invalid Request answer owed for a line that was JSON but not a message: queued, then written.
+/// The error answer owed for a line that is not a message: its frame queued, then written.
 /// `receive` can be cancelled between the two; the step it reached is kept.
-#[derive(Clone, Copy)]
 enum Refusal {
-    Queue,
+    Queue(Vec<u8>),
     Write,
 }
 
@@ -184,12 +183,11 @@ impl Stdio {
         }
     }
 
-    async fn answer_refusal(&mut self, step: Refusal) -> io::Result<()> {
+    async fn answer_refusal(&mut self) -> io::Result<()> {
         let mut out = self.out.lock().await;
         let out = out.as_mut().ok_or_else(closed)?;
-        if let Refusal::Queue = step {
-            out.frames.queue(&mut JsonRpcMessage::error(ErrorData::invalid_request("Invalid request", None), None))?;
-            self.refusal = Some(Refusal::Write);
+        if let Some(Refusal::Queue(frame)) = self.refusal.replace(Refusal::Write) {
+            out.frames.queued.extend_from_slice(&frame);
         }
         out.write().await?;
         self.refusal = None;
@@ -197,10 +195,34 @@ impl Stdio {
     }
 }
 
-/// Empties a line buffer, freeing it if one line made it big.
+/// The frame answering a line that is not a message: Parse error when it is not JSON (an echo of the
+/// answer, a response, needs no answer in turn), else Invalid Request, with the request's id when it
+/// can be read and `"id": null` when not.
+pub(crate) fn refusal(line: &[u8]) -> Vec<u8> {
+    let (id, error) = match serde_json::from_slice::<Value>(line) {
+        Err(_) => (None, ErrorData::parse_error("Parse error", None)),
+        Ok(value) => {
+            let id = value.get("id").and_then(|id| RequestId::deserialize(id).ok());
+            (id, ErrorData::invalid_request("Invalid request", None))
+        }
+    };
+    #[derive(Serialize)]
+    struct Refused {
+        jsonrpc: &'static str,
+        id: Option<RequestId>,
+        error: ErrorData,
+    }
+    let mut frame = serde_json::to_vec(&Refused { jsonrpc: "2.0", id, error }).unwrap_or_default();
+    frame.push(b'\n');
+    frame
+}
+
+/// Empties a line buffer, freeing it if one line made it big, and what reading it took once the
+/// server is idle.
 fn empty_line(line: &mut Vec<u8>) {
     if line.capacity() > KEPT_BUFFER_BYTES {
         *line = Vec::new();
+        crate::server::return_heap_when_idle();
     } else {
         line.clear();
     }
@@ -230,9 +252,7 @@ impl Transport<RoleServer> for Stdio {
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
-            if let Some(step) = self.refusal
-                && self.answer_refusal(step).await.is_err()
-            {
+            if self.refusal.is_some() && self.answer_refusal().await.is_err() {
                 return None;
             }
             match self.read_line().await {
@@ -245,24 +265,25 @@ impl Transport<RoleServer> for Stdio {
             }
             let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let parsed = if line.is_empty() { Ok(None) } else { parse(line) };
-            empty_line(&mut self.line);
-            match parsed {
-                Ok(Some(message)) => return Some(message),
-                Ok(None) => {}
-                // Not JSON: nothing to answer (and answering could start an echo storm).
-                Err(JsonRpcMessageCodecError::Serde(e)) if matches!(e.classify(), Category::Syntax | Category::Eof) => {
-                    tracing::debug!("Ignoring unparsable incoming message: {e}");
+            let blank = line.iter().all(u8::is_ascii_whitespace);
+            let parsed = if blank { Ok(None) } else { parse(line) };
+            let answer = match parsed {
+                Ok(Some(message)) => {
+                    empty_line(&mut self.line);
+                    return Some(message);
                 }
+                Ok(None) => None,
                 Err(JsonRpcMessageCodecError::Serde(e)) => {
                     tracing::debug!("Protocol error on incoming message: {e}");
-                    self.refusal = Some(Refusal::Queue);
+                    Some(refusal(line))
                 }
                 Err(e) => {
                     tracing::error!("Error reading from stream: {e}");
                     return None;
                 }
-            }
+            };
+            self.refusal = answer.map(Refusal::Queue);
+            empty_line(&mut self.line);
         }
     }
 
@@ -307,6 +328,7 @@ fn tool_call(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::error::Category;
     use serde_json::{Value, json};
 
     fn by_rmcp(line: &str) -> Value {

@@ -17,6 +17,7 @@ mod http;
 mod mcp;
 mod packaging;
 mod questions;
+mod protocol;
 mod readme;
 mod sandbox;
 mod scope;

@@ -392,8 +392,9 @@ async fn roles_match_whatever_identity_type_the_grant_was_stored_with() {
 }
 
 /// The stdio transport's framing, spoken to in raw lines: a line past the 16 MiB bound is dropped
-/// and the session goes on; well-formed JSON that is no message gets Invalid Request; a CRLF line,
-/// a leading byte-order mark and blank lines are read; a `tools/call` with `_meta` carries it.
+/// and the session goes on; well-formed JSON that is no message gets Invalid Request, with its id;
+/// a CRLF line, a leading byte-order mark and blank lines are read; a `tools/call` with `_meta`
+/// carries it.
 #[tokio::test]
 async fn stdio_framing_drops_an_oversized_line_refuses_a_non_message_and_reads_the_rest() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -420,7 +421,7 @@ async fn stdio_framing_drops_an_oversized_line_refuses_a_non_message_and_reads_t
     stdin.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":5,\"method\":\"tools/list\"}\n").await.unwrap();
     let refused = next().await;
     assert_eq!(refused["error"]["code"], json!(-32600), "{refused}");
-    assert_eq!(refused["id"], Value::Null, "{refused}");
+    assert_eq!(refused["id"], json!(3), "the request's id, which can be read: {refused}");
 
     let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
         "params": {"_meta": {"progressToken": "p"}, "name": "list_organizations", "arguments": {}}});
