@@ -72,12 +72,16 @@ impl ToolFilter {
 }
 
 fn unknown(kind: &str, name: &str, known: &[&str]) -> String {
-    let distance = |k: &&&str| strsim::levenshtein(name, k);
-    let closest = known.iter().min_by_key(distance).filter(|k| distance(k) <= name.len() / 2 + 1);
-    match closest {
+    match closest(name, known) {
         Some(k) => format!("unknown {kind} {name:?}; did you mean {k:?}?"),
         None => format!("unknown {kind} {name:?}; known: {}", known.join(", ")),
     }
+}
+
+/// The known name nearest to `name`, when it is near enough to be what was meant.
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let distance = |k: &str| strsim::levenshtein(name, k);
+    known.iter().copied().min_by_key(|k| distance(k)).filter(|k| distance(k) <= name.len() / 2 + 1)
 }
 
 #[cfg(test)]
