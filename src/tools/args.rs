@@ -396,6 +396,44 @@ mod tests {
     }
 
     #[test]
+    fn enums_ignore_case_alike_and_suggest_the_closest_name() {
+        assert_eq!(serde_json::from_value::<Role>(json!("Owner")).unwrap(), Role::Owner);
+        assert_eq!(serde_json::from_value::<LogOrder>(json!("log_order_descending")).unwrap(), LogOrder::Descending);
+        assert_eq!(serde_json::from_value::<LogLevel>(json!("ERROR")).unwrap().as_str(), "error");
+        for (wrong, meant) in [("warning", "warn"), ("err", "error")] {
+            let err = serde_json::from_value::<LogLevel>(json!(wrong)).unwrap_err().to_string();
+            assert!(
+                err.contains("debug, info, warn, error") && err.contains(&format!("did you mean {meant:?}")),
+                "{err}"
+            );
+        }
+        let err = serde_json::from_value::<LogOrder>(json!("DESC")).unwrap_err().to_string();
+        assert!(err.contains(r#"did you mean "descending""#), "{err}");
+    }
+
+    /// A refusal that lists every problem reads the schema, which names no alias: each alias must be
+    /// a spelling it recognises (`validate::is_spelling_of`: any case, or a `PREFIX_` proto name).
+    #[test]
+    fn every_alias_is_its_name_in_another_case_or_with_a_proto_prefix() {
+        fn spellings<T: Named>() -> Vec<(&'static str, &'static str)> {
+            T::NAMES.iter().flat_map(|&(_, name, aliases)| aliases.iter().map(move |&alias| (name, alias))).collect()
+        }
+        let all = [
+            spellings::<Role>(),
+            spellings::<ResourceType>(),
+            spellings::<FragmentVisibility>(),
+            spellings::<PackageType>(),
+            spellings::<Visibility>(),
+            spellings::<RegistryItemStatus>(),
+            spellings::<LogOrder>(),
+        ];
+        for (name, alias) in all.into_iter().flatten() {
+            let lower = alias.to_ascii_lowercase();
+            assert!(lower == name || lower.ends_with(&format!("_{name}")), "{alias} for {name}");
+        }
+    }
+
+    #[test]
     fn times_parse_with_and_without_offset() {
         let t: Time = serde_json::from_value(json!("2024-01-02T03:04:05.678Z")).unwrap();
         assert_eq!(t.to_proto(), prost_types::Timestamp { seconds: 1_704_164_645, nanos: 678_000_000 });
