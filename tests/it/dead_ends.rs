@@ -2,15 +2,11 @@
 //! nowhere. A wrong enum value that matched nothing, a confirmation question in JSON, hints and
 //! fields that name what cannot be used, and a placeholder repeated in every listed location.
 use crate::common::{self, Harness, assert_error_code};
+use crate::confirm::Person;
 use crate::fleet::{fleet_harness, text_len};
 use prost::Message;
-use rmcp::model::{
-    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ErrorData, Implementation,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ClientHandler, RoleClient};
+use rmcp::model::ElicitationAction;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use viam_fleet_mcp::proto::viam::app::v1::GetRobotPartLogsRequest;
 use viam_fleet_mcp::sandbox::{SandboxConfig, ids};
 
@@ -63,38 +59,16 @@ async fn a_wrong_enum_value_is_refused_with_the_names_allowed_and_the_closest_on
     h.stop().await;
 }
 
-/// A client whose person accepts every confirmation, and keeps the questions it was asked.
-#[derive(Clone, Default)]
-struct Asked(Arc<Mutex<Vec<String>>>);
-
-impl ClientHandler for Asked {
-    fn get_info(&self) -> ClientConfig {
-        let capabilities = ClientCapabilities::builder().enable_elicitation().build();
-        ClientConfig::new(capabilities, Implementation::new("asked", "1"))
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        if let ElicitRequestParams::FormElicitationParams { message, .. } = request {
-            self.0.lock().unwrap().push(message);
-        }
-        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true})))
-    }
-}
-
 async fn an_eliciting_client_asks_a_sentence_that_names_what_goes() {
-    let asked = Asked::default();
-    let h = Harness::start_client(SandboxConfig::default(), &[], asked.clone()).await;
+    let person = Person::new(ElicitationAction::Accept);
+    let h = Harness::start_client(SandboxConfig::default(), &[], person.clone()).await;
     let instructions = h.client.peer_info().and_then(|info| info.instructions.clone()).unwrap_or_default();
     assert!(instructions.contains("a client that shows forms asks the user"), "{instructions}");
     h.ok("rotate_key", json!({"id": ids::API_KEY_ROVER})).await;
     h.ok("delete_robot", json!({"robot_id": ids::ROBOT_ROVER_1})).await;
     // The person is asked first; the service then refuses to delete a location that has machines.
     h.call("delete_location", json!({"location_id": ids::LOCATION_LAB})).await;
-    let questions = asked.0.lock().unwrap().clone();
+    let questions = person.asked.lock().unwrap().clone();
     assert_eq!(
         questions,
         [
