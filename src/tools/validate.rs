@@ -17,7 +17,7 @@ pub fn all_problems(schema: &JsonObject, arguments: &Value, first: String, also:
     let Ok(validator) = jsonschema::validator_for(&Value::Object(schema.clone())) else {
         return ToolError::invalid(first);
     };
-    let mut problems: Vec<Problem> = validator.iter_errors(arguments).flat_map(|e| describe(&e)).collect();
+    let mut problems: Vec<Problem> = validator.iter_errors(arguments).flat_map(|e| describe(&e, arguments)).collect();
     problems.sort_by(|a, b| a.line.cmp(&b.line));
     problems.dedup_by(|a, b| a.line == b.line);
     let mut message = match problems.as_slice() {
@@ -59,7 +59,7 @@ struct Problem {
 }
 
 /// `argument: what is wrong`, one line per argument.
-fn describe(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
+fn describe(error: &jsonschema::ValidationError<'_>, arguments: &Value) -> Vec<Problem> {
     let path = error.instance_path.as_str().trim_start_matches('/').replace('/', ".");
     let problem = |kind, line| Problem { kind, line };
     match &error.kind {
@@ -73,6 +73,14 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> Vec<Problem> {
                 .iter()
                 .map(|name| problem(kind, format!("{}: unknown argument", prefixed(&path, name))))
                 .collect()
+        }
+        // `additionalProperties: false` beside no `properties`: the object may have no member at all
+        // (the error is the object's, and holds a member's value, not its name).
+        ValidationErrorKind::FalseSchema if error.schema_path.as_str().ends_with("/additionalProperties") => {
+            let kind = if path.is_empty() { Kind::UnknownArgument } else { Kind::UnknownMember };
+            let object = arguments.pointer(error.instance_path.as_str()).and_then(Value::as_object);
+            let members = object.into_iter().flat_map(|o| o.keys());
+            members.map(|name| problem(kind, format!("{}: unknown argument", prefixed(&path, name)))).collect()
         }
         ValidationErrorKind::Enum { options } => enum_problem(&path, error, &[options]),
         // An optional enum: one branch lists the names, the other allows null.
@@ -155,6 +163,13 @@ mod tests {
             unknown.ends_with("colour: unknown argument; this tool takes limit, name, robot_id, cursor"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn a_tool_without_arguments_names_an_unknown_one_too() {
+        let schema = json!({"type": "object", "additionalProperties": false});
+        let err = all_problems(schema.as_object().unwrap(), &json!({"x": 1}), "first".into(), &["limit"]);
+        assert_eq!(err.to_string(), "invalid arguments: x: unknown argument; this tool takes limit");
     }
 
     #[test]

@@ -118,6 +118,8 @@ async fn argument_errors_read_alike_and_list_every_argument_a_tool_takes() {
     let h = Harness::start().await;
     let unknown = h.err("list_locations", json!({"org_id": ids::ORG, "colour": 1})).await;
     assert_eq!(message(&unknown), "invalid arguments: colour: unknown argument; this tool takes org_id, limit, cursor");
+    let unknown = h.err("list_organizations", json!({"colour": 1})).await;
+    assert_eq!(message(&unknown), "invalid arguments: colour: unknown argument; this tool takes limit, cursor");
     let unknown = h.err("delete_robot", json!({"robot_id": ids::ROBOT_ROVER_1, "colour": 1})).await;
     assert!(message(&unknown).ends_with("this tool takes robot_id, confirm"), "{unknown}");
     // One missing argument reads as each of several does.
