@@ -167,7 +167,7 @@ impl From<tonic::Status> for ToolError {
         let hint = match code {
             tonic::Code::PermissionDenied => Some(
                 "The API key lacks a role on this resource. Use a key with owner or operator \
-                 access to it (list_authorizations shows who has which role).",
+                 access to it (check_permissions tells what this key may do; any key can call it).",
             ),
             tonic::Code::Unavailable => Some(
                 "The Viam app service can't be reached. Check the network and --app-url / \
@@ -229,5 +229,7 @@ mod tests {
         let v = ToolError::from(tonic::Status::permission_denied("no")).to_json();
         assert_eq!(v["error"], "PERMISSION_DENIED");
         assert!(v["hint"].as_str().unwrap().contains("lacks a role"));
+        // A key without a role here cannot list the roles either.
+        assert!(!v["hint"].as_str().unwrap().contains("list_authorizations"));
     }
 }

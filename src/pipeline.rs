@@ -100,7 +100,7 @@ impl Fleet {
                 tracing::info!(tool = row.name, error = %error.code(), "tool call failed");
                 let mut shown = error.to_json();
                 if row.policy.configs && !self.policy.show_secrets {
-                    redact::redact_config_items(&mut shown);
+                    redact::redact_config_items(&mut shown).note(&mut shown);
                 }
                 self.hide_own_key(&mut shown);
                 Reply::Failed(shown)
@@ -116,10 +116,11 @@ impl Fleet {
     /// own API key, and with `--secrets-dir` moves a handed-out secret into a file there.
     fn protect_secrets(&self, row: &ToolRow, mut value: Value) -> ToolResult {
         if !self.policy.show_secrets {
-            redact::redact_result(row.op.response(), row.policy.hands_out, &mut value);
+            let mut redacted = redact::redact_result(row.op.response(), row.policy.hands_out, &mut value);
             if row.policy.configs {
-                redact::redact_config_items(&mut value);
+                redacted |= redact::redact_config_items(&mut value);
             }
+            redacted.note(&mut value);
         }
         self.hide_own_key(&mut value);
         match (&self.policy.secrets_dir, row.policy.hands_out) {
@@ -167,7 +168,7 @@ impl Stages<'_> {
         let (fleet, row) = (self.fleet, self.row);
         let policy = &fleet.policy;
         let ids = ids_in(&arguments);
-        let prepared = row.op.prepare(arguments.clone(), &fleet.app)?;
+        let prepared = row.op.prepare(arguments.clone(), &fleet.app, row.pipeline_arguments())?;
         let roots = match self.interaction.context.as_ref() {
             Some(context) if files::names_any(row.policy.files, &arguments) => files::client_roots(context).await,
             _ => Vec::new(),
@@ -190,7 +191,7 @@ impl Stages<'_> {
                     let mut shown = read.await?;
                     // A preview never shows a secret, whatever --show-secrets says.
                     if configs {
-                        redact::redact_config_items(&mut shown);
+                        redact::redact_config_items(&mut shown).note(&mut shown);
                     }
                     if let Some(key) = own_key {
                         redact::hide_own_key(&mut shown, &key);

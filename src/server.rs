@@ -28,27 +28,27 @@ use std::time::Duration;
 
 /// What applies to many tools is said once here rather than in each description.
 const INSTRUCTIONS: &str = "Manage a Viam robot fleet: organizations, locations, machines (robots) \
-and their parts, logs, fragments, roles, registry items, modules and API keys.
+and parts, logs, fragments, roles, registry items, modules and API keys.
 Ids: start with list_organizations, then list_locations, list_robots (or list_machine_summaries for a \
 whole organization) and get_robot_parts; list_fragments and list_keys give fragment and key ids.
 An omitted location_id means the server's configured default location (--location-id / \
 VIAM_LOCATION_ID); the result then names it as location_id.
 Destructive tools (deletes, key rotation, whole-config replacement, restarts) change nothing unless \
-called with confirm: true; call them without it first to see a preview of what would be affected.
+confirmed. Without confirm, a client that shows forms asks the user, and it runs if they accept; \
+otherwise it returns a preview: show it to the user, then call again with confirm: true.
 List results are paged: pass next_cursor back as cursor, with the same other arguments, until it is \
 null. A result too large is shortened; its truncated field says what was left out and how to get it.
 Unknown arguments are refused. A filter list omitted or [] matches all. An omitted update_* argument leaves its field unchanged, unless its \
-description says otherwise. The *_config_item tools take exactly one of robot_part_id or fragment_id, \
-redact secret values, and fail with conflict, showing the item as it is now, if the config changed meanwhile.
+description says otherwise. The *_config_item tools take exactly one of robot_part_id or fragment_id \
+and fail with conflict, showing the item as it is now, if the config changed meanwhile.
 Results of location_auth, create_location_secret, create_robot_part_secret, create_key, \
 create_key_from_existing_key_authorizations and rotate_key hold a secret credential: do not echo it \
-unless the user asks.
+unless the user asks. Other secrets read <redacted>; a result's redacted note says how to get one.
 dest and file_path must lie inside an --allow-dir directory or an MCP root; a relative path is \
-resolved against the server's working directory; an existing dest is replaced only with overwrite: true. \
-With dest the payload goes to the file and the result is {path, bytes, count}.
+relative to the server's working directory; an existing dest is replaced only with overwrite: true. \
+With dest the result is {path, bytes, count}.
 Toolsets: organizations, locations, machines, logs, fragments, access, registry, keys. A client with a \
-tool limit (Cursor sends only the first 40 tools) should start the server with --toolsets (e.g. \
---toolsets machines,logs) or --read-only, which also make this catalogue smaller.";
+tool limit (Cursor: 40) should start the server with --toolsets (e.g. machines,logs) or --read-only.";
 
 #[derive(Clone)]
 pub struct FleetServer {

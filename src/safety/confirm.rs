@@ -295,9 +295,131 @@ fn binding(tool: &str, arguments: &Value) -> Vec<u8> {
     format!("{tool}\n{arguments}").into_bytes()
 }
 
+/// The question a person reads, derived from the preview for any tool, names over ids: the tool in
+/// words, what it acts on and where that is, then what else the preview lists, e.g. "Delete robot
+/// rover-1 in location Warehouse (2 parts: rover-1-main, rover-1-lidar)?". The preview is already
+/// redacted; the structured preview stays where it is (a refusal's `preview`, the audit log).
 fn message(tool: &str, preview: &Value) -> String {
-    let shown = serde_json::to_string_pretty(preview).unwrap_or_default();
-    format!("An assistant wants to run the destructive tool {tool}. It would affect:\n{shown}\nAllow it?")
+    let mut title = tool.replace('_', " ");
+    if let Some(first) = title.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    let Value::Object(members) = preview else { return format!("{title}?") };
+    let labelled = |key: &str| members.get(key).filter(|v| label(v).is_some()).map(|_| key.to_string());
+    // The thing acted on: the member the tool is named after (its last such word), else any named one.
+    let subject = tool.rsplit('_').find_map(labelled).or_else(|| members.keys().find_map(|k| labelled(k)));
+    let mut sentence = title;
+    if let Some(subject) = &subject {
+        let target = &members[subject.as_str()];
+        sentence = format!("{sentence} {}", label(target).unwrap_or_default());
+        // Where it is: the named objects it holds (a machine's location).
+        if let Value::Object(inner) = target {
+            for (key, place) in inner.iter().filter_map(|(k, v)| Some((k, label(v)?))) {
+                sentence = format!("{sentence} in {} {place}", words(key));
+            }
+        }
+    }
+    let shown = subject.as_ref().map(|s| label(&members[s.as_str()]).unwrap_or_default());
+    let rest: Vec<String> = members
+        .iter()
+        .filter(|(key, _)| Some(*key) != subject.as_ref() && key.as_str() != crate::safety::redact::NOTE)
+        .filter(|(_, value)| value.as_str().is_none() || value.as_str() != shown.as_deref())
+        .filter_map(|(key, value)| describe(key, value))
+        .collect();
+    if !rest.is_empty() {
+        sentence = format!("{sentence} ({})", rest.join("; "));
+    }
+    // A name is the user's to choose: the question stays a sentence, whatever it holds.
+    if sentence.chars().count() > MESSAGE_CHARS {
+        sentence = sentence.chars().take(MESSAGE_CHARS).collect::<String>() + "…";
+    }
+    sentence + "?"
+}
+
+/// The longest question, in characters.
+const MESSAGE_CHARS: usize = 600;
+/// The most names listed of one list.
+const LISTED: usize = 5;
+
+/// What a person calls a thing: its name, else its email, role, item or id.
+fn label(value: &Value) -> Option<String> {
+    let object = value.as_object()?;
+    let named = ["name", "email", "authorization_id", "item_id", "id"]
+        .iter()
+        .find_map(|key| object.get(*key)?.as_str().filter(|s| !s.is_empty()));
+    let emailed = || object.get("emails")?.as_array()?.first()?.as_str();
+    named.or_else(emailed).map(String::from)
+}
+
+/// One member as words: `2 parts: a, b`, `name: old → new`, `used by 3 machines`; nothing for ids,
+/// times, flags and empty lists.
+fn describe(key: &str, value: &Value) -> Option<String> {
+    let noun = words(key);
+    match value {
+        _ if key == "id" || key.ends_with("_id") => None,
+        Value::String(text) if text.is_empty() || chrono::DateTime::parse_from_rfc3339(text).is_ok() => None,
+        Value::String(text) => Some(format!("{noun}: {text}")),
+        Value::Number(n) => Some(match key.strip_suffix("_count") {
+            Some(counted) => counted_noun(n.as_u64(), &format!("{}s", words(counted)), n),
+            None if key.ends_with('s') => counted_noun(n.as_u64(), &noun, n),
+            None => format!("{noun}: {n}"),
+        }),
+        Value::Array(items) if items.is_empty() => None,
+        Value::Array(items) => {
+            let names: Vec<String> =
+                items.iter().filter_map(|item| label(item).or(item.as_str().map(String::from))).collect();
+            let mut listed = names.iter().take(LISTED).cloned().collect::<Vec<_>>().join(", ");
+            if names.len() > LISTED {
+                listed = format!("{listed} and {} more", names.len() - LISTED);
+            }
+            Some(if items.iter().all(Value::is_object) {
+                format!("{} {}: {listed}", items.len(), singular(&noun, items.len()))
+            } else {
+                format!("{noun}: {listed}")
+            })
+        }
+        Value::Object(object) => {
+            match (object.get("from").and_then(Value::as_str), object.get("to").and_then(Value::as_str)) {
+                (Some(from), Some(to)) => Some(format!("{noun}: {from} → {to}")),
+                _ => match label(value) {
+                    Some(name) => Some(format!("{noun} {name}")),
+                    None => {
+                        let inner: Vec<String> = object.iter().filter_map(|(k, v)| describe(k, v)).collect();
+                        (!inner.is_empty()).then(|| format!("{noun} {}", inner.join(", ")))
+                    }
+                },
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `3 machines`, `1 organization`.
+fn counted_noun(count: Option<u64>, plural: &str, shown: &serde_json::Number) -> String {
+    format!("{shown} {}", singular(plural, count.unwrap_or(0) as usize))
+}
+
+/// The noun for `count` of them: its first plural word loses the `s` for one.
+fn singular(plural: &str, count: usize) -> String {
+    if count != 1 {
+        return plural.to_string();
+    }
+    let mut done = false;
+    plural
+        .split(' ')
+        .map(|word| match word.strip_suffix('s') {
+            Some(one) if !done => {
+                done = true;
+                one
+            }
+            _ => word,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn words(key: &str) -> String {
+    key.replace('_', " ")
 }
 
 fn modern(context: &RequestContext<RoleServer>) -> bool {
@@ -323,6 +445,67 @@ mod tests {
         }
         assert!(confirmations.redeem(8));
         assert_eq!(confirmations.remembered(), 1, "the expired nonce was pruned");
+    }
+
+    /// Previews as the tools make them (from the seeded fleet), and the questions they come to.
+    #[test]
+    fn questions_are_sentences_that_name_what_goes() {
+        let cases = [
+            (
+                "delete_robot",
+                json!({"parts": [{"id": "p1", "main_part": true, "name": "rover-1-main"}, {"id": "p2", "main_part": false, "name": "rover-1-lidar"}],
+                       "robot": {"id": "r1", "location": {"id": "l1", "name": "Warehouse"}, "name": "rover-1"}}),
+                "Delete robot rover-1 in location Warehouse (2 parts: rover-1-main, rover-1-lidar)?",
+            ),
+            (
+                "delete_robot_part",
+                json!({"other_parts": [{"id": "p1", "main_part": true, "name": "rover-1-main"}],
+                       "part": {"id": "p2", "main_part": false, "name": "rover-1-lidar"}, "robot_id": "r1"}),
+                "Delete robot part rover-1-lidar (1 other part: rover-1-main)?",
+            ),
+            (
+                "delete_fragment",
+                json!({"used_by": {"machines": 2, "organizations": 1, "robot_part_count": 2},
+                       "would_delete": {"id": "f1", "name": "rover-base"}}),
+                "Delete fragment rover-base (used by 2 machines, 1 organization, 2 robot parts)?",
+            ),
+            (
+                "update_robot_part",
+                json!({"config": {"added": [], "changed": [], "removed": ["components/base"]},
+                       "name": {"from": "rover-1-main", "to": "main"},
+                       "part": {"id": "p1", "last_updated": "2026-01-11T00:00:00Z", "name": "rover-1-main"}}),
+                "Update robot part rover-1-main (config removed: components/base; name: rover-1-main → main)?",
+            ),
+            (
+                "delete_organization_member",
+                json!({"authorizations": [{"authorization_id": "organization_operator", "identity_id": "u2"}],
+                       "member": {"emails": ["bob@example.com"], "user_id": "u2"}}),
+                "Delete organization member bob@example.com (1 authorization: organization_operator)?",
+            ),
+            (
+                "remove_config_item",
+                json!({"item": {"name": "base", "type": "base", "attributes": {"password": "<redacted>"}},
+                       "kind": "components", "last_updated": "2026-01-11T00:00:00Z", "name": "base",
+                       "referenced_by": [], "robot_part_id": "p1", "redacted": "…"}),
+                "Remove config item base (kind: components)?",
+            ),
+            (
+                "delete_organization",
+                json!({"location_count": 1, "organization": {"id": "o1", "name": "Demo"}}),
+                "Delete organization Demo (1 location)?",
+            ),
+        ];
+        for (tool, preview, question) in cases {
+            assert_eq!(message(tool, &preview), question, "{tool}");
+        }
+        let many: Vec<Value> = (0..40).map(|i| json!({"id": format!("r{i}"), "name": format!("robot-{i}")})).collect();
+        let location = json!({"location": {"id": "l1", "name": "Lab"}, "robots": many});
+        assert_eq!(
+            message("delete_location", &location),
+            "Delete location Lab (40 robots: robot-0, robot-1, robot-2, robot-3, robot-4 and 35 more)?"
+        );
+        let long = json!({"robot": {"id": "r1", "name": "x".repeat(5000)}});
+        assert!(message("delete_robot", &long).chars().count() <= MESSAGE_CHARS + 2);
     }
 
     #[test]

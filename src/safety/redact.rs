@@ -13,21 +13,59 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, RwLock};
 
-/// What replaces a secret: it says how to get a secret of that kind without this one leaking.
-fn marker(owner: Owner) -> &'static str {
-    match owner {
-        Owner::Part => {
-            "<redacted: a machine part secret; create_robot_part_secret issues a new one (and shows only \
-             that one), or restart the server with --show-secrets to see it>"
+/// What replaces a secret. It is short because a listing repeats it; what it means is said once, in
+/// the server instructions and in the result's [`NOTE`] member.
+pub const REDACTED: &str = "<redacted>";
+
+/// The member of a result that says what [`REDACTED`] stands for there and how to get such a secret.
+pub const NOTE: &str = "redacted";
+
+/// The kinds of secret one redaction replaced, for the result's note.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Redacted {
+    part: bool,
+    location: bool,
+    api_key: bool,
+    config: bool,
+}
+
+impl std::ops::BitOrAssign for Redacted {
+    fn bitor_assign(&mut self, other: Self) {
+        self.part |= other.part;
+        self.location |= other.location;
+        self.api_key |= other.api_key;
+        self.config |= other.config;
+    }
+}
+
+impl Redacted {
+    fn owner(&mut self, owner: Owner) {
+        match owner {
+            Owner::Part => self.part = true,
+            Owner::Location => self.location = true,
+            Owner::ApiKey => self.api_key = true,
         }
-        Owner::Location => {
-            "<redacted: a location secret; create_location_secret issues a new one (and shows only that \
-             one), or restart the server with --show-secrets to see it>"
+    }
+
+    /// Adds the [`NOTE`] to a result object that had a secret replaced.
+    pub fn note(self, value: &mut Value) {
+        let Some(object) = value.as_object_mut().filter(|_| self != Redacted::default()) else { return };
+        let kinds = [
+            (self.part, "A machine part secret: create_robot_part_secret issues a new one and shows only that one."),
+            (self.location, "A location secret: create_location_secret issues a new one and shows only that one."),
+            (self.api_key, "An API key: rotate_key issues a new key for its id."),
+            (
+                self.config,
+                "A config value with a secret key name: get_robot_part with dest writes the whole config to a file.",
+            ),
+        ];
+        let mut note = format!("{REDACTED} stands for a secret left out.");
+        for (_, how) in kinds.iter().filter(|(redacted, _)| *redacted) {
+            note.push(' ');
+            note.push_str(how);
         }
-        Owner::ApiKey => {
-            "<redacted: an API key; rotate_key issues a new key for this id, or restart the server with \
-             --show-secrets to see it>"
-        }
+        note.push_str(" Restart the server with --show-secrets to see them.");
+        object.insert(NOTE.into(), json!(note));
     }
 }
 
@@ -44,9 +82,6 @@ const SECRET_FIELDS: [(&str, &str, Owner); 8] = [
     ("viam.app.v1.CreateKeyFromExistingKeyAuthorizationsResponse", "key", Owner::ApiKey),
     ("viam.app.v1.RotateKeyResponse", "key", Owner::ApiKey),
 ];
-
-const CONFIG_MARKER: &str = "<redacted: a secret by its key name; restart the server with --show-secrets to \
-                             see it, or get_robot_part with dest writes a part's whole config to a file>";
 
 /// Config keys are compared with `_`, `-`, `.` and spaces removed, lowercase, so `apiKey`,
 /// `api-key` and `API_KEY` are one name. A key is secret when it contains one of these...
@@ -74,10 +109,11 @@ const SECRET_NAMES: [&str; 4] = ["auth", "basicauth", "authorization", "pwd"];
 const NOT_SECRET_LAST_WORDS: [&str; 13] =
     ["id", "ids", "name", "names", "type", "url", "uri", "endpoint", "path", "file", "expiry", "expiration", "ttl"];
 
-/// Replaces incidental secrets in a result of message type `response` with a marker that says
-/// how to get them. The secret a tool hands out stays: all of its owner's, or with
+/// Replaces incidental secrets in a result of message type `response` with [`REDACTED`], and says
+/// which kinds it replaced. The secret a tool hands out stays: all of its owner's, or with
 /// [`HandsOut::Created`] only the newest one; config secrets are redacted in every result.
-pub fn redact_result(response: &MessageDescriptor, hands_out: Option<HandsOut>, value: &mut Value) {
+pub fn redact_result(response: &MessageDescriptor, hands_out: Option<HandsOut>, value: &mut Value) -> Redacted {
+    let mut redacted = Redacted::default();
     each_message(value, response, &mut |plan, object| {
         for &(_, path, owner) in &plan.secrets {
             let keep_all = hands_out == Some(HandsOut::All(owner));
@@ -91,12 +127,14 @@ pub fn redact_result(response: &MessageDescriptor, hands_out: Option<HandsOut>, 
                 let kept = newest == Some(index) && path.contains("[]");
                 index += 1;
                 if !kept && holder.get(field).is_some_and(|v| !is_empty(v)) {
-                    holder.insert(field.to_string(), json!(marker(owner)));
+                    holder.insert(field.to_string(), json!(REDACTED));
+                    redacted.owner(owner);
                 }
             });
         }
-        redact_configs(plan, object);
+        redacted.config |= redact_configs(plan, object);
     });
+    redacted
 }
 
 /// For a path through a repeated field (`secrets[].secret`), the index of the element created
@@ -188,9 +226,9 @@ pub fn store_secret(
     let stored = json!(format!("<stored in {}>", path.display()));
     let mut secrets = Vec::new();
     each_message(&mut value, response, &mut |plan, object| {
-        for &(type_name, path, owner) in &plan.secrets {
+        for &(type_name, path, _) in &plan.secrets {
             at_path(object, path, &mut |holder, field| {
-                let handed_out = |v: &&Value| !is_empty(v) && v.as_str() != Some(marker(owner));
+                let handed_out = |v: &&Value| !is_empty(v) && v.as_str() != Some(REDACTED);
                 let Some(secret) = holder.get(field).filter(handed_out).cloned() else { return };
                 // The id says which secret this is: a shared secret's or key's own id, else the owner's.
                 let id = holder.get("id").or_else(|| holder.get("location_id")).cloned().unwrap_or(Value::Null);
@@ -293,18 +331,21 @@ fn at_path(object: &mut Map<String, Value>, path: &str, f: &mut dyn FnMut(&mut M
 
 /// Redacts by key name every config a message object holds: its `Struct` (and `Value`) fields
 /// and its string maps.
-fn redact_configs(plan: &Plan, object: &mut Map<String, Value>) {
+/// Says whether anything was.
+fn redact_configs(plan: &Plan, object: &mut Map<String, Value>) -> bool {
+    let mut changed = false;
     for field in &plan.configs {
         if let Some(value) = object.get_mut(field) {
-            redact_config(value);
+            changed |= redact_config(value);
         }
     }
+    changed
 }
 
 /// Redacts, by key name at any depth, a value made of config items (the config item tools'
 /// results and previews, which follow no response message).
-pub fn redact_config_items(value: &mut Value) {
-    redact_config(value);
+pub fn redact_config_items(value: &mut Value) -> Redacted {
+    Redacted { config: redact_config(value), ..Redacted::default() }
 }
 
 /// Replaces the value of every secret-named key, at any depth; says whether anything was.
@@ -315,7 +356,7 @@ fn redact_config(value: &mut Value) -> bool {
         Value::Object(object) => {
             for (key, v) in object.iter_mut() {
                 if is_secret_key(key) && !is_empty(v) {
-                    *v = json!(CONFIG_MARKER);
+                    *v = json!(REDACTED);
                     changed = true;
                 } else {
                     changed |= redact_config(v);
@@ -341,7 +382,7 @@ fn redact_config_text(value: &mut Value) {
                 *text = config.to_string();
             }
         }
-        Err(_) => *text = CONFIG_MARKER.to_string(),
+        Err(_) => *text = REDACTED.to_string(),
     }
 }
 
@@ -514,13 +555,13 @@ mod tests {
         let mut result = json!({"part": part()});
         redact_result(&response("GetRobotPartResponse"), None, &mut result);
         let part = &result["part"];
-        assert_eq!(part["secret"], json!(marker(Owner::Part)));
-        assert_eq!(part["secrets"][0]["secret"], json!(marker(Owner::Part)));
+        assert_eq!(part["secret"], json!(REDACTED));
+        assert_eq!(part["secrets"][0]["secret"], json!(REDACTED));
         assert_eq!(part["secrets"][0]["id"], json!("s1"));
         let camera = &part["robot_config"]["components"][0]["attributes"];
-        assert_eq!(camera["password"], json!(CONFIG_MARKER));
+        assert_eq!(camera["password"], json!(REDACTED));
         assert_eq!(camera["key_id"], json!("k9"));
-        assert_eq!(part["user_supplied_info"]["apiKey"], json!(CONFIG_MARKER));
+        assert_eq!(part["user_supplied_info"]["apiKey"], json!(REDACTED));
         assert!(!result.to_string().contains("hunter2") && !result.to_string().contains("part-secret"));
     }
 
@@ -534,7 +575,7 @@ mod tests {
         redact_result(&response("GetRobotPartResponse"), None, &mut result);
         assert_eq!(
             result["part"]["robot_config"],
-            json!({"network": {"token": CONFIG_MARKER}, "count": 12_345_678_901_234_567_890u64})
+            json!({"network": {"token": REDACTED}, "count": 12_345_678_901_234_567_890u64})
         );
         assert!(!result.to_string().contains("t0k"), "{result}");
     }
@@ -547,27 +588,27 @@ mod tests {
         assert_eq!(value, json!(text));
         let mut value = json!("{not json password=1");
         redact_config_text(&mut value);
-        assert_eq!(value, json!(CONFIG_MARKER));
+        assert_eq!(value, json!(REDACTED));
     }
 
     #[test]
     fn history_entries_locations_and_key_listings() {
         let mut history = json!({"history": [{"part": "p1", "old": part()}]});
         redact_result(&response("GetRobotPartHistoryResponse"), None, &mut history);
-        assert_eq!(history["history"][0]["old"]["secrets"][0]["secret"], json!(marker(Owner::Part)));
+        assert_eq!(history["history"][0]["old"]["secrets"][0]["secret"], json!(REDACTED));
         assert!(!history.to_string().contains("hunter2"));
 
         let auth = json!({"secret": "loc-legacy", "location_id": "l1", "secrets": [{"id": "s", "secret": "loc-1"}]});
         let mut locations = json!({"locations": [{"id": "l1", "name": "Lab", "auth": auth.clone()}]});
         redact_result(&response("ListLocationsResponse"), None, &mut locations);
-        assert_eq!(locations["locations"][0]["auth"]["secret"], json!(marker(Owner::Location)));
-        assert_eq!(locations["locations"][0]["auth"]["secrets"][0]["secret"], json!(marker(Owner::Location)));
+        assert_eq!(locations["locations"][0]["auth"]["secret"], json!(REDACTED));
+        assert_eq!(locations["locations"][0]["auth"]["secrets"][0]["secret"], json!(REDACTED));
         assert_eq!(locations["locations"][0]["name"], json!("Lab"));
 
         let mut keys =
             json!({"api_keys": [{"api_key": {"id": "k1", "key": "s3cr3t", "name": "ci"}, "authorizations": []}]});
         redact_result(&response("ListKeysResponse"), None, &mut keys);
-        assert_eq!(keys["api_keys"][0]["api_key"], json!({"id": "k1", "key": marker(Owner::ApiKey), "name": "ci"}));
+        assert_eq!(keys["api_keys"][0]["api_key"], json!({"id": "k1", "key": REDACTED, "name": "ci"}));
     }
 
     #[test]
@@ -586,8 +627,8 @@ mod tests {
             {"id": "old", "secret": "stale", "created_on": "2026-01-02T00:00:00Z"}]}});
         redact_result(&response("CreateRobotPartSecretResponse"), Some(HandsOut::Created(Owner::Part)), &mut two);
         assert_eq!(two["part"]["secrets"][0]["secret"], json!("fresh"));
-        assert_eq!(two["part"]["secrets"][1]["secret"], json!(marker(Owner::Part)));
-        assert_eq!(two["part"]["secret"], json!(marker(Owner::Part)));
+        assert_eq!(two["part"]["secrets"][1]["secret"], json!(REDACTED));
+        assert_eq!(two["part"]["secret"], json!(REDACTED));
         let mut key = json!({"id": "k1", "key": "new-key"});
         redact_result(&response("RotateKeyResponse"), Some(HandsOut::All(Owner::ApiKey)), &mut key);
         assert_eq!(key["key"], json!("new-key"));
@@ -605,7 +646,7 @@ mod tests {
         assert_eq!(org["organization"]["name"], json!("secret-project"));
         assert_eq!(
             org["organization"]["default_fragments"]["fragments"][0]["fragment_variables"],
-            json!({"token": CONFIG_MARKER, "n": 1})
+            json!({"token": REDACTED, "n": 1})
         );
     }
 

@@ -1,5 +1,5 @@
 //! Roles (authorizations) and permission checks.
-use super::args::{Id, ResourceType, Role, role_authorization};
+use super::args::{Id, Named, ResourceType, Role, role_authorization};
 use super::{App, BoxFuture, Row, ToolResult, row, unary, unary_with_preview};
 use crate::call::ScopeArg;
 use crate::error::ToolError;
@@ -157,7 +157,7 @@ fn list_authorizations(a: ListAuthorizationsArgs, _: &App) -> Result<app::ListAu
 #[serde(deny_unknown_fields)]
 struct AuthorizedPermissions {
     /// `organization`, `location` or `robot`.
-    resource_type: String,
+    resource_type: ResourceType,
     resource_id: String,
     /// e.g. `read_robot_config`.
     #[serde(default)]
@@ -176,7 +176,7 @@ fn check_permissions(a: CheckPermissionsArgs, _: &App) -> Result<app::CheckPermi
             .permissions
             .into_iter()
             .map(|p| app::AuthorizedPermissions {
-                resource_type: p.resource_type,
+                resource_type: p.resource_type.as_str().into(),
                 resource_id: p.resource_id,
                 permissions: p.permissions,
             })

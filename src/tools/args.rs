@@ -160,6 +160,44 @@ pub fn config_struct(config: Option<&Map<String, Value>>) -> Option<prost_types:
     config.filter(|c| !c.is_empty()).map(to_struct)
 }
 
+/// An argument that is one of a fixed set of names. Every enum-like argument is one, so all are
+/// read alike: case-insensitively, with the proto enum names as aliases; anything else is refused
+/// with the names allowed and the closest one.
+pub trait Named: Sized + Copy + PartialEq + 'static {
+    /// Each value, its name (as the schema lists it and a string field sends it), its aliases.
+    const NAMES: &'static [(Self, &'static str, &'static [&'static str])];
+
+    fn as_str(self) -> &'static str {
+        Self::NAMES.iter().find(|&&(value, _, _)| value == self).map_or("", |&(_, name, _)| name)
+    }
+
+    fn named(text: &str) -> Result<Self, String> {
+        let same = |name: &str| name.eq_ignore_ascii_case(text);
+        match Self::NAMES.iter().find(|(_, name, aliases)| same(name) || aliases.iter().copied().any(same)) {
+            Some(&(value, _, _)) => Ok(value),
+            None => Err(not_one_of(text, &Self::NAMES.iter().map(|&(_, name, _)| name).collect::<Vec<_>>())),
+        }
+    }
+}
+
+/// Why `text` is refused where one of `names` was expected: the names, and the closest one.
+pub fn not_one_of(text: &str, names: &[&str]) -> String {
+    let allowed = names.join(", ");
+    let lower = text.to_ascii_lowercase();
+    // An abbreviation (`desc`) is as far from its name as a typo is from anything.
+    let abbreviated = names.iter().copied().find(|name| lower.len() >= 3 && name.starts_with(&lower));
+    match abbreviated.or_else(|| crate::safety::filter::closest(&lower, names)) {
+        Some(near) => format!("{text:?} is not one of {allowed}; did you mean {near:?}?"),
+        None => format!("{text:?} is not one of {allowed}"),
+    }
+}
+
+/// Reads a [`Named`] argument from its string.
+pub fn deserialize_named<'de, D: Deserializer<'de>, T: Named>(deserializer: D) -> Result<T, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    T::named(&text).map_err(serde::de::Error::custom)
+}
+
 /// Defines an argument enum: lowercase names as in the Python docs, the proto enum names accepted
 /// as aliases, and the value sent on the wire.
 macro_rules! arg_enum {
@@ -174,20 +212,26 @@ macro_rules! arg_enum {
         }
     };
     // Sent as its lowercase name.
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $lower:literal | $proto:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $lower:literal $(| $alias:literal)?),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
         pub enum $name {
-            $(#[serde(rename = $lower, alias = $proto)] $variant),+
+            $(#[serde(rename = $lower)] $variant),+
         }
 
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $lower),+ }
+        impl $crate::tools::args::Named for $name {
+            const NAMES: &'static [(Self, &'static str, &'static [&'static str])] =
+                &[$((Self::$variant, $lower, &[$($alias)?])),+];
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::tools::args::deserialize_named(deserializer)
             }
         }
     };
 }
+pub(crate) use arg_enum;
 
 arg_enum! {
     /// A role: `owner` or `operator`.
@@ -250,33 +294,68 @@ arg_enum! {
     }
 }
 
-// Who holds which role on which resource.
+arg_enum! {
+    // A log entry's level.
+    LogLevel {
+        Debug = "debug",
+        Info = "info",
+        Warn = "warn",
+        Error = "error",
+    }
+}
+
+arg_enum! {
+    // Who an authorization is for.
+    IdentityType {
+        User = "user",
+        ApiKey = "api-key",
+    }
+}
+
+arg_enum! {
+    // What an authorization grants: a role.
+    AuthorizationType {
+        Role = "role",
+    }
+}
+
+arg_enum! {
+    // A role on a kind of resource. Checked, not listed in the schema: its example says the pattern.
+    AuthorizationId {
+        OrganizationOwner = "organization_owner",
+        OrganizationOperator = "organization_operator",
+        LocationOwner = "location_owner",
+        LocationOperator = "location_operator",
+        RobotOwner = "robot_owner",
+        RobotOperator = "robot_operator",
+    }
+}
+
+// Who holds which role on which resource. An omitted field is sent empty.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Authorization {
-    /// `role`.
-    pub authorization_type: String,
+    pub authorization_type: Option<AuthorizationType>,
     /// e.g. `location_owner`.
-    pub authorization_id: String,
-    /// `organization`, `location` or `robot`.
-    pub resource_type: String,
+    #[schemars(with = "String")]
+    pub authorization_id: Option<AuthorizationId>,
+    pub resource_type: Option<ResourceType>,
     pub resource_id: String,
     pub identity_id: String,
     pub organization_id: String,
-    /// `user` or `api-key`.
-    pub identity_type: String,
+    pub identity_type: Option<IdentityType>,
 }
 
 impl Authorization {
     pub fn to_proto(&self) -> app::Authorization {
         app::Authorization {
-            authorization_type: self.authorization_type.clone(),
-            authorization_id: self.authorization_id.clone(),
-            resource_type: self.resource_type.clone(),
+            authorization_type: self.authorization_type.map(AuthorizationType::as_str).unwrap_or_default().into(),
+            authorization_id: self.authorization_id.map(AuthorizationId::as_str).unwrap_or_default().into(),
+            resource_type: self.resource_type.map(ResourceType::as_str).unwrap_or_default().into(),
             resource_id: self.resource_id.clone(),
             identity_id: self.identity_id.clone(),
             organization_id: self.organization_id.clone(),
-            identity_type: self.identity_type.clone(),
+            identity_type: self.identity_type.map(IdentityType::as_str).unwrap_or_default().into(),
         }
     }
 }
@@ -314,6 +393,44 @@ mod tests {
         assert_eq!(a.to_proto(), 3);
         let err = serde_json::from_value::<Role>(json!("admin")).unwrap_err().to_string();
         assert!(err.contains("owner") && err.contains("operator"), "{err}");
+    }
+
+    #[test]
+    fn enums_ignore_case_alike_and_suggest_the_closest_name() {
+        assert_eq!(serde_json::from_value::<Role>(json!("Owner")).unwrap(), Role::Owner);
+        assert_eq!(serde_json::from_value::<LogOrder>(json!("log_order_descending")).unwrap(), LogOrder::Descending);
+        assert_eq!(serde_json::from_value::<LogLevel>(json!("ERROR")).unwrap().as_str(), "error");
+        for (wrong, meant) in [("warning", "warn"), ("err", "error")] {
+            let err = serde_json::from_value::<LogLevel>(json!(wrong)).unwrap_err().to_string();
+            assert!(
+                err.contains("debug, info, warn, error") && err.contains(&format!("did you mean {meant:?}")),
+                "{err}"
+            );
+        }
+        let err = serde_json::from_value::<LogOrder>(json!("DESC")).unwrap_err().to_string();
+        assert!(err.contains(r#"did you mean "descending""#), "{err}");
+    }
+
+    /// A refusal that lists every problem reads the schema, which names no alias: each alias must be
+    /// a spelling it recognises (`validate::is_spelling_of`: any case, or a `PREFIX_` proto name).
+    #[test]
+    fn every_alias_is_its_name_in_another_case_or_with_a_proto_prefix() {
+        fn spellings<T: Named>() -> Vec<(&'static str, &'static str)> {
+            T::NAMES.iter().flat_map(|&(_, name, aliases)| aliases.iter().map(move |&alias| (name, alias))).collect()
+        }
+        let all = [
+            spellings::<Role>(),
+            spellings::<ResourceType>(),
+            spellings::<FragmentVisibility>(),
+            spellings::<PackageType>(),
+            spellings::<Visibility>(),
+            spellings::<RegistryItemStatus>(),
+            spellings::<LogOrder>(),
+        ];
+        for (name, alias) in all.into_iter().flatten() {
+            let lower = alias.to_ascii_lowercase();
+            assert!(lower == name || lower.ends_with(&format!("_{name}")), "{alias} for {name}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Machine part logs: past entries page by page, and a bounded tail of live entries.
-use super::args::{Id, LogOrder, Time, within};
-use super::{BoxFuture, CallContext, Row, ToolResult, custom, row};
+use super::args::{Id, LogLevel, LogOrder, Named, Time, within};
+use super::{BoxFuture, CallContext, Row, ToolResult, custom, message_schema, row};
 use crate::call::FileArg;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -19,6 +19,7 @@ pub(super) fn rows() -> Vec<Row> {
             get_robot_part_logs,
             Read,
             custom::<_, app::GetRobotPartLogsResponse>("GetRobotPartLogs", get_robot_part_logs)
+                .with_output(logs_output)
         )
         .files(&[FileArg::Write("dest")])
         .pages(&["logs"]),
@@ -42,10 +43,10 @@ struct LogsArgs {
     dest: Option<String>,
     #[serde(default)]
     overwrite: bool,
-    /// e.g. ["error", "warn"]; [] = all.
+    /// [] = all.
     #[serde(default)]
-    log_levels: Vec<String>,
-    /// 0 = all there are, up to 10000 (`next_page_token` then says more exist).
+    log_levels: Vec<LogLevel>,
+    /// 0 = all there are, up to 10000.
     #[serde(default = "hundred", deserialize_with = "within::<_, _, 0, MAX_LOG_ENTRIES>")]
     #[schemars(range(min = 0, max = 10000))]
     num_log_entries: i64,
@@ -74,7 +75,7 @@ fn page_request(a: &LogsArgs, page_token: &str) -> app::GetRobotPartLogsRequest 
         id: a.robot_part_id.to_string(),
         filter: Some(a.filter.clone().unwrap_or_default()),
         page_token: Some(page_token.to_string()),
-        levels: a.log_levels.clone(),
+        levels: a.log_levels.iter().map(|level| level.as_str().to_string()).collect(),
         start: a.start.map(Time::to_proto),
         end: a.end.map(Time::to_proto),
         order: a.order.map(LogOrder::to_proto),
@@ -123,15 +124,41 @@ fn get_robot_part_logs(cx: Arc<CallContext>, a: LogsArgs) -> BoxFuture<ToolResul
                 break;
             }
         }
-        if let Some(target) = &dest {
-            let text: String = logs.iter().map(log_line).collect();
-            files::write(target, text.as_bytes(), a.overwrite, false)
-                .map_err(|e| ToolError::local(format!("cannot write the logs to {:?}: {e}", a.dest)))?;
-            // The file has them all; the result only says where.
-            return Ok(files::receipt(target, text.len(), logs.len()));
+        let mut out = match &dest {
+            Some(target) => {
+                let text: String = logs.iter().map(log_line).collect();
+                files::write(target, text.as_bytes(), a.overwrite, false)
+                    .map_err(|e| ToolError::local(format!("cannot write the logs to {:?}: {e}", a.dest)))?;
+                // The file has them all; the result only says where.
+                files::receipt(target, text.len(), logs.len())
+            }
+            None => {
+                let mut response = to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: String::new() });
+                json!({"logs": response["logs"].take()})
+            }
+        };
+        // The service's page token cannot be passed back: what it means is said instead.
+        if !page_token.is_empty() {
+            out[MORE_ENTRIES] = json!(
+                "the service holds more matching entries than were collected: raise num_log_entries \
+                 (0 = all, up to 10000) or narrow start and end"
+            );
         }
-        Ok(to_json(&app::GetRobotPartLogsResponse { logs, next_page_token: page_token }))
+        Ok(out)
     })
+}
+
+/// Present when the service had more entries than the call collected.
+const MORE_ENTRIES: &str = "more_entries";
+
+/// The response's schema, with [`MORE_ENTRIES`] where the service's page token was.
+fn logs_output() -> serde_json::Map<String, serde_json::Value> {
+    let mut schema = message_schema::<app::GetRobotPartLogsResponse>();
+    if let Some(serde_json::Value::Object(properties)) = schema.get_mut("properties") {
+        properties.remove("next_page_token");
+        properties.insert(MORE_ENTRIES.into(), json!({"type": "string"}));
+    }
+    schema
 }
 
 fn cancelled(message: String) -> ToolError {

@@ -489,8 +489,15 @@ fn delete_robot_preview(app: Arc<App>, a: RobotArgs) -> BoxFuture<ToolResult> {
         )?;
         let robot = robot.robot.unwrap_or_default();
         let parts: Vec<_> = parts.parts.iter().map(part_summary).collect();
+        // The location by name, for the person asked; a key with a role on the machine alone may not
+        // read it, and still gets its preview.
+        let location = app.read(app::GetLocationRequest { location_id: robot.location.clone() }).await;
+        let mut location_shown = json!({"id": robot.location});
+        if let Some(found) = location.ok().and_then(|l| l.location) {
+            location_shown["name"] = json!(found.name);
+        }
         Ok(json!({
-            "robot": {"id": robot_id, "name": robot.name, "location": robot.location},
+            "robot": {"id": robot_id, "name": robot.name, "location": location_shown},
             "parts": parts,
         }))
     })

@@ -44,7 +44,7 @@ pub trait Prepared: Send + Sync {
     fn run(self: Box<Self>, cx: Arc<CallContext>) -> BoxFuture<ToolResult>;
 }
 
-type Prepare = Box<dyn Fn(&Op, JsonObject, &App) -> Result<Box<dyn Prepared>, ToolError> + Send + Sync>;
+type Prepare = Box<dyn Fn(&Op, JsonObject, &App, &[&str]) -> Result<Box<dyn Prepared>, ToolError> + Send + Sync>;
 
 /// A schema made from the code the first time it is needed: by a one-RPC tool's first call (does it
 /// fall back to the default location?), a call whose arguments are refused, or a listing that has
@@ -72,9 +72,10 @@ impl Op {
         self.response.get_or_init(self.response_of)
     }
 
-    /// Parses and validates the arguments completely; nothing is sent.
-    pub fn prepare(&self, arguments: JsonObject, app: &App) -> Result<Box<dyn Prepared>, ToolError> {
-        (self.prepare)(self, arguments, app)
+    /// Parses and validates the arguments completely; nothing is sent. `also` names the arguments
+    /// the pipeline took before (see [`ToolRow::pipeline_arguments`]), for a refusal to list.
+    pub fn prepare(&self, arguments: JsonObject, app: &App, also: &[&str]) -> Result<Box<dyn Prepared>, ToolError> {
+        (self.prepare)(self, arguments, app, also)
     }
 
     pub fn input_schema(&self) -> &JsonObject {
@@ -152,8 +153,8 @@ where
         response: OnceLock::new(),
         response_of: descriptor_of::<R::Response>,
         has_preview: preview.is_some(),
-        prepare: Box::new(move |op, arguments, app| {
-            let parsed: A = parse(op, &arguments)?;
+        prepare: Box::new(move |op, arguments, app, also| {
+            let parsed: A = parse(op, &arguments, also)?;
             // Building the request validates everything, so a bad call never gets a preview.
             let request = build(parsed.clone(), app)?;
             Ok(Box::new(UnaryCall {
@@ -235,8 +236,8 @@ where
         response: OnceLock::new(),
         response_of: descriptor_of::<M>,
         has_preview: preview.is_some(),
-        prepare: Box::new(move |op, arguments, _| {
-            Ok(Box::new(CustomCall { arguments: parse::<A>(op, &arguments)?, run, preview }))
+        prepare: Box::new(move |op, arguments, _, also| {
+            Ok(Box::new(CustomCall { arguments: parse::<A>(op, &arguments, also)?, run, preview }))
         }),
     }
 }
@@ -271,13 +272,13 @@ fn input_schema<A: JsonSchema + 'static>() -> JsonObject {
 }
 
 /// Deserializes arguments; a refusal names every bad argument (see [`validate`]).
-fn parse<A: DeserializeOwned>(op: &Op, arguments: &JsonObject) -> Result<A, ToolError> {
+fn parse<A: DeserializeOwned>(op: &Op, arguments: &JsonObject, also: &[&str]) -> Result<A, ToolError> {
     let value = Value::Object(arguments.clone());
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         let first = if path == "." { inner } else { format!("{path}: {inner}") };
-        validate::all_problems(op.input_schema(), &value, first)
+        validate::all_problems(op.input_schema(), &value, first, also)
     })
 }
 
@@ -470,6 +471,16 @@ impl Catalogue {
 }
 
 impl ToolRow {
+    /// The arguments the pipeline takes before the op parses the rest.
+    pub fn pipeline_arguments(&self) -> &'static [&'static str] {
+        match (self.risk == Risk::Destructive, !self.policy.pages.is_empty()) {
+            (true, true) => &["confirm", "limit", "cursor"],
+            (true, false) => &["confirm"],
+            (false, true) => &["limit", "cursor"],
+            (false, false) => &[],
+        }
+    }
+
     /// The row's own title, or one from the name: "get_robot_part_logs" → "Get machine part logs"
     /// (Viam's app calls robots machines).
     pub fn title(&self) -> String {

@@ -27,15 +27,16 @@ common::over_both_transports!(
 /// A client whose person answers every confirmation with `action`; it can also change the fleet
 /// behind the server's back while the person is being asked.
 #[derive(Clone)]
-struct Person {
+pub(crate) struct Person {
     action: ElicitationAction,
-    asked: Arc<Mutex<Vec<String>>>,
+    /// The questions asked, in order.
+    pub(crate) asked: Arc<Mutex<Vec<String>>>,
     /// The sandbox to change while the person is asked.
     meddle_with: Arc<Mutex<Option<String>>>,
 }
 
 impl Person {
-    fn new(action: ElicitationAction) -> Self {
+    pub(crate) fn new(action: ElicitationAction) -> Self {
         Self { action, asked: Arc::default(), meddle_with: Arc::default() }
     }
 }
@@ -104,7 +105,7 @@ async fn flag_mode_asks_a_person_when_the_model_did_not_confirm() {
     assert!(!rover_exists(&harness).await);
     let asked = person.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1);
-    assert!(asked[0].contains("delete_robot") && asked[0].contains(ids::PART_ROVER_1_LIDAR), "{}", asked[0]);
+    assert!(asked[0].starts_with("Delete robot rover-1") && asked[0].contains("rover-1-lidar"), "{}", asked[0]);
     harness.stop().await;
 }
 

@@ -9,6 +9,7 @@ mod config_items;
 mod config_once;
 mod confirm;
 mod connection;
+mod dead_ends;
 mod defects;
 mod files;
 mod filters;

@@ -4,7 +4,7 @@
 mod groups;
 mod version;
 
-use super::super::args::Id;
+use super::super::args::{Id, arg_enum};
 use super::super::{BoxFuture, CallContext, Op, ToolResult, custom, schema_object};
 use crate::cursor;
 use crate::error::ToolError;
@@ -93,12 +93,13 @@ struct SummariesArgs {
     cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum Filter {
-    Online,
-    Offline,
-    AwaitingSetup,
+arg_enum! {
+    // The states a filter can ask for.
+    Filter {
+        Online = "online" | "ONLINE_STATE_ONLINE",
+        Offline = "offline" | "ONLINE_STATE_OFFLINE",
+        AwaitingSetup = "awaiting_setup" | "ONLINE_STATE_AWAITING_SETUP",
+    }
 }
 
 impl Filter {
