@@ -423,3 +423,176 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::state::{set_part_config, struct_to_json};
+    use crate::sandbox::{DEMO_API_KEY, DEMO_API_KEY_ID, Seed, ids, seed};
+    use serde_json::json;
+
+    const PERIOD: i64 = 1_000_000;
+    const START: i64 = 1_800_000_000 * MICROS;
+
+    fn demo() -> State {
+        let start = timestamp(START);
+        let mut state = seed::build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY, &start);
+        state.start_servers(Schedule::new(&start, Duration::from_micros(PERIOD as u64)));
+        state
+    }
+
+    fn index(state: &State, part_id: &str) -> usize {
+        state.parts.iter().position(|r| r.part.id == part_id).unwrap()
+    }
+
+    /// Gives the part a new config at `at`, as UpdateRobotPart does.
+    fn write(state: &mut State, part_id: &str, config: serde_json::Value, at: i64) {
+        let i = index(state, part_id);
+        state.advance(&timestamp(at));
+        set_part_config(&mut state.parts[i].part, Some(crate::sandbox::state::json_to_struct(config).unwrap()));
+        state.config_changed(i, &timestamp(at));
+    }
+
+    /// `(online_state, last_access in µs, error entries)` of a part at `at`.
+    fn seen(state: &mut State, part_id: &str, at: i64) -> (i32, Option<i64>, Vec<(i64, String)>) {
+        state.advance(&timestamp(at));
+        let record = &state.parts[index(state, part_id)];
+        let part = state.live_part(record, &timestamp(at));
+        let errors = record
+            .logs
+            .iter()
+            .filter(|e| e.level == "error" && e.logger_name != "rdk.components.camera")
+            .map(|e| (micros(e.time.as_ref().unwrap()), e.message.clone()))
+            .collect();
+        (part.online_state, part.last_access.as_ref().map(micros), errors)
+    }
+
+    fn first_checkin(state: &State, part_id: &str) -> i64 {
+        state.servers.schedule.next_after(part_id, START - 1)
+    }
+
+    const ONLINE: i32 = OnlineState::Online as i32;
+    const OFFLINE: i32 = OnlineState::Offline as i32;
+
+    #[test]
+    fn an_online_part_checks_in_every_period_and_an_offline_one_never() {
+        let mut state = demo();
+        let first = first_checkin(&state, ids::PART_ROVER_1_MAIN);
+        assert!((START..START + PERIOD).contains(&first));
+        let (_, before, _) = seen(&mut state, ids::PART_ROVER_1_MAIN, first - 1);
+        assert_eq!(before, Some(START), "seeded as online at the start");
+        for k in 0..3 {
+            let (online, last, _) = seen(&mut state, ids::PART_ROVER_1_MAIN, first + k * PERIOD + PERIOD / 2);
+            assert_eq!((online, last), (ONLINE, Some(first + k * PERIOD)));
+        }
+        let offline = seen(&mut state, ids::PART_ROVER_2_MAIN, START).1;
+        assert!(offline.is_some_and(|t| t < START - DAY_US));
+        assert_eq!(seen(&mut state, ids::PART_ROVER_2_MAIN, START + 50 * PERIOD).1, offline);
+        let robot = state.robots.iter().find(|r| r.id == ids::ROBOT_ROVER_2).unwrap().0.clone();
+        let main = state.parts.iter().find(|r| r.part.id == ids::PART_ROVER_2_MAIN);
+        let live = state.live_robot(&robot, main, &timestamp(START + 50 * PERIOD));
+        assert_eq!(live.seconds_since_online, 3 * 86_400 + 50);
+        // Awaiting setup: never online.
+        let bench = state.parts.iter().find(|r| r.part.id == ids::PART_BENCH_MAIN).unwrap();
+        let part = state.live_part(bench, &timestamp(START + 50 * PERIOD));
+        assert_eq!((part.last_access, part.seconds_since_online), (None, 0));
+    }
+
+    const DAY_US: i64 = 86_400 * MICROS;
+
+    #[test]
+    fn a_missing_module_logs_and_takes_the_part_offline_at_the_next_checkin_until_fixed() {
+        let mut state = demo();
+        let part = ids::PART_ROVER_1_MAIN;
+        let first = first_checkin(&state, part);
+        let written = first + PERIOD / 2;
+        let good = struct_to_json(state.parts[0].part.robot_config.as_ref().unwrap());
+        let mut bad = good.clone();
+        bad["modules"][0]["module_id"] = json!("acme:nope");
+        write(&mut state, part, bad, written);
+        // Until the next check-in it runs the old config.
+        let (online, last, errors) = seen(&mut state, part, first + PERIOD - 1);
+        assert_eq!((online, last, errors.len()), (ONLINE, Some(first), 0));
+        let applied = first + PERIOD;
+        let message = r#"module "acme:nope" not found in the registry"#.to_string();
+        assert_eq!(seen(&mut state, part, applied), (OFFLINE, Some(applied), vec![(applied, message.clone())]));
+        // Offline: no check-ins seen, no more entries.
+        assert_eq!(seen(&mut state, part, applied + 20 * PERIOD), (OFFLINE, Some(applied), vec![(applied, message)]));
+        let robot = state.robots.iter().find(|r| r.id == ids::ROBOT_ROVER_1).unwrap().0.clone();
+        let live = state.live_robot(&robot, Some(&state.parts[0]), &timestamp(applied + 20 * PERIOD));
+        assert_eq!((live.online_state, live.seconds_since_online), (OFFLINE, 20));
+        // Fixed: back online at the check-in after the fix, and nothing more is logged.
+        let fixed = applied + 20 * PERIOD + PERIOD / 3;
+        write(&mut state, part, good, fixed);
+        let back = applied + 21 * PERIOD;
+        let (online, last, errors) = seen(&mut state, part, back + 5 * PERIOD);
+        assert_eq!((online, last, errors.len()), (ONLINE, Some(back + 5 * PERIOD), 1));
+        assert!(state.servers.pending.is_empty(), "a healthy part costs nothing");
+    }
+
+    #[test]
+    fn a_broken_model_logs_at_every_checkin_and_stays_online() {
+        let mut state = demo();
+        let part = ids::PART_ARM_MAIN;
+        let first = first_checkin(&state, part);
+        write(&mut state, part, json!({"components": [{"name": "arm", "model": "broken:ur5e"}]}), first);
+        let message = r#"component "arm": model "broken:ur5e" failed to build"#.to_string();
+        let (online, last, errors) = seen(&mut state, part, first + 3 * PERIOD);
+        assert_eq!((online, last), (ONLINE, Some(first + 3 * PERIOD)));
+        let expected: Vec<(i64, String)> = (1..=3).map(|k| (first + k * PERIOD, message.clone())).collect();
+        assert_eq!(errors, expected);
+        // Many check-ins unseen: only the latest ones log.
+        let (_, _, errors) = seen(&mut state, part, first + 1000 * PERIOD);
+        assert_eq!(errors.len() as i64, 3 + LOGGED_CHECKINS);
+        assert_eq!(errors.last().unwrap().0, first + 1000 * PERIOD);
+        // Fixed: the entries stop.
+        write(&mut state, part, json!({"components": [{"name": "arm", "model": "fake"}]}), first + 1000 * PERIOD + 1);
+        let (_, _, after) = seen(&mut state, part, first + 1010 * PERIOD);
+        assert_eq!(after.len() as i64, 3 + LOGGED_CHECKINS);
+    }
+
+    #[test]
+    fn a_missing_fragment_or_revision_logs_errors_and_fragment_changes_are_applied_too() {
+        let mut state = demo();
+        let part = ids::PART_ARM_GRIPPER;
+        let first = first_checkin(&state, part);
+        let imports = json!({"fragments": ["nope", {"id": ids::FRAGMENT, "version": "9"}, {"id": ids::FRAGMENT, "version": "1"}]});
+        write(&mut state, part, imports, first);
+        let (online, _, errors) = seen(&mut state, part, first + PERIOD);
+        assert_eq!(online, ONLINE);
+        let messages: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(
+            messages,
+            [r#"fragment "nope" not found"#, &format!("fragment {:?} has no revision \"9\"", ids::FRAGMENT)]
+        );
+        // A fragment that goes bad reaches the parts importing it at their next check-in.
+        let rover = ids::PART_ROVER_1_MAIN;
+        let at = first_checkin(&state, rover) + PERIOD / 2;
+        state.advance(&timestamp(at));
+        let fragment = state.fragments.iter_mut().find(|f| f.fragment.id == ids::FRAGMENT).unwrap();
+        let config = json!({"components": [{"name": "imu", "model": "broken:imu"}]});
+        crate::sandbox::state::set_fragment_config(
+            &mut fragment.fragment,
+            crate::sandbox::state::json_to_struct(config).unwrap(),
+        );
+        state.config_changed(index(&state, rover), &timestamp(at));
+        let (_, _, errors) = seen(&mut state, rover, at + PERIOD);
+        assert_eq!(
+            errors.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>(),
+            [r#"component "imu": model "broken:imu" failed to build"#]
+        );
+    }
+
+    #[test]
+    fn the_schedule_is_the_same_relative_to_the_start_on_every_run() {
+        let offsets = |start: i64| {
+            let schedule = Schedule::new(&timestamp(start), Duration::from_millis(2000));
+            let state = demo();
+            state.parts.iter().map(|r| schedule.next_after(&r.part.id, start - 1) - start).collect::<Vec<_>>()
+        };
+        let (a, b) = (offsets(START), offsets(START + 12_345_678));
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&o| (0..2_000_000).contains(&o)));
+        assert!(a.windows(2).any(|w| w[0] != w[1]), "parts check in at different phases: {a:?}");
+    }
+}
