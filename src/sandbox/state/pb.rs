@@ -81,10 +81,10 @@ mod tests {
     fn struct_integers(value: &mut Value) {
         match value {
             Value::Number(n) => {
-                if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 2f64.powi(53)) {
-                    if !(f == 0.0 && f.is_sign_negative()) {
-                        *value = Value::from(f as i64);
-                    }
+                let integral =
+                    |f: &f64| f.fract() == 0.0 && f.abs() < 2f64.powi(53) && !(*f == 0.0 && f.is_sign_negative());
+                if let Some(f) = n.as_f64().filter(|f| n.is_f64() && integral(f)) {
+                    *value = Value::from(f as i64);
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(struct_integers),

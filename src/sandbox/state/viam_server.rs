@@ -286,12 +286,9 @@ impl State {
     /// Simulates every check-in up to `now` of the parts with something pending.
     pub fn advance(&mut self, now: &Timestamp) {
         let now = micros(now);
-        for id in self.servers.pending.clone() {
-            let still = self.position(&id).is_some_and(|index| self.advance_part(index, now));
-            if !still {
-                self.servers.pending.remove(&id);
-            }
-        }
+        let mut pending = std::mem::take(&mut self.servers.pending);
+        pending.retain(|id| self.position(id).is_some_and(|index| self.advance_part(index, now)));
+        self.servers.pending = pending;
     }
 
     /// Where part `id` is in `parts`, through a cache that is rebuilt when parts have moved.
