@@ -151,6 +151,8 @@ async fn seeded_times_are_relative_to_the_start_and_log_integers_are_integers() 
     // Online at the start, on the one clock: not at a frozen date.
     let rover = h.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_1})).await;
     assert!(time(&last_access(&rover)) >= before_start, "{rover} started {before_start}");
+    let offline = h.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_2})).await;
+    assert!(time(&last_access(&offline)) >= before_start - 3 * 86_400, "offline for 3 days: {offline}");
     let logs = h.ok("get_robot_part_logs", json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "limit": 1})).await;
     let entry = &logs["logs"][0];
     assert!(entry["caller"]["Line"].is_u64() && entry["fields"][0]["seq"].is_u64(), "{entry}");
