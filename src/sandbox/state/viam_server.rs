@@ -581,6 +581,24 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_state_keeps_what_is_pending_and_broken() {
+        let mut state = demo();
+        let (changed, broken) = (ids::PART_ROVER_1_MAIN, ids::PART_ARM_MAIN);
+        write(&mut state, broken, json!({"components": [{"name": "arm", "model": "broken:x"}]}), START);
+        seen(&mut state, broken, START + 2 * PERIOD);
+        write(&mut state, changed, json!({"modules": [{"module_id": "acme:nope"}]}), START + 2 * PERIOD);
+        let saved = serde_json::to_string(&state).unwrap();
+        let mut loaded: State = serde_json::from_str(&saved).unwrap();
+        let later = START + 100 * PERIOD;
+        loaded.start_servers(Schedule::new(&timestamp(later), Duration::from_micros(PERIOD as u64)));
+        assert_eq!(loaded.servers.pending, [changed.to_string(), broken.to_string()].into());
+        let next = loaded.servers.schedule.next_after(changed, later - 1);
+        assert_eq!(seen(&mut loaded, changed, next).0, OFFLINE, "the change made before the restart is applied");
+        let (online, _, errors) = seen(&mut loaded, broken, next + PERIOD);
+        assert_eq!((online, errors.last().unwrap().0 > later), (ONLINE, true), "still broken, still logging");
+    }
+
+    #[test]
     fn the_schedule_is_the_same_relative_to_the_start_on_every_run() {
         let offsets = |start: i64| {
             let schedule = Schedule::new(&timestamp(start), Duration::from_millis(2000));
