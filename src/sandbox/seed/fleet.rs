@@ -1,6 +1,6 @@
 //! `--seed fleet:N`: a fleet at scale, to see what results and paging look like on a real fleet. Every
-//! id, name, time, state and config is a function of N and an index (no randomness), so two runs with
-//! the same N hold the same fleet.
+//! id, name, state and config is a function of N and an index, and every time a fixed offset from the
+//! sandbox's start (no randomness), so two runs with the same N hold the same fleet.
 //!
 //! One organization ([`ids::ORG`], "Fleet Robotics") with N/100 locations, the first of which holds 20%
 //! of the machines; N machines (8 in 10 online, 1 in 10 offline, 1 in 10 awaiting setup) of 1–3 parts
