@@ -599,6 +599,37 @@ mod tests {
     }
 
     #[test]
+    fn a_tail_shows_the_errors_of_broken_checkins() {
+        let start = crate::sandbox::state::now();
+        let mut state = seed::build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY, &start);
+        state.start_servers(Schedule::new(&start, Duration::from_millis(1)));
+        let request = crate::proto::viam::app::v1::TailRobotPartLogsRequest {
+            id: ids::PART_ARM_MAIN.into(),
+            errors_only: true,
+            filter: Some("broken:".into()),
+        };
+        let mut tail = state.tail_robot_part_logs(request).unwrap();
+        write(
+            &mut state,
+            ids::PART_ARM_MAIN,
+            json!({"components": [{"name": "arm", "model": "broken:x"}]}),
+            micros(&start),
+        );
+        let mut seen = Vec::new();
+        for _ in 0..500 {
+            std::thread::sleep(Duration::from_millis(2));
+            seen.extend(state.tail_step(&mut tail, 1).unwrap());
+            if seen.len() >= 3 {
+                break;
+            }
+        }
+        assert!(seen.len() >= 3, "{seen:?}");
+        assert!(seen.iter().all(|e| e.message == r#"component "arm": model "broken:x" failed to build"#), "{seen:?}");
+        let times: Vec<i64> = seen.iter().map(|e| micros(e.time.as_ref().unwrap())).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "each check-in once, in order: {times:?}");
+    }
+
+    #[test]
     fn the_schedule_is_the_same_relative_to_the_start_on_every_run() {
         let offsets = |start: i64| {
             let schedule = Schedule::new(&timestamp(start), Duration::from_millis(2000));
