@@ -199,8 +199,10 @@ impl Stages<'_> {
                     Ok(shown)
                 })
             };
+            let title = row.title();
             let call = GateCall {
                 tool: row.name,
+                title: &title,
                 arguments: &Value::Object(arguments.clone()),
                 confirmed: self.confirmed,
                 interaction: &self.interaction,

@@ -82,12 +82,7 @@ impl FleetServer {
         capabilities.prompts = prompts.then(PromptsCapability::default);
         capabilities.resources = templates.then(ResourcesCapability::default);
         capabilities.completions = (prompts || templates).then(Default::default);
-        Self {
-            surface: Arc::new(surface),
-            selection: Arc::new(selection),
-            tools: Arc::new(tools),
-            capabilities,
-        }
+        Self { surface: Arc::new(surface), selection: Arc::new(selection), tools: Arc::new(tools), capabilities }
     }
 
     /// The exposed row named `name`; for any other name, why there is none: the filter that hides

@@ -82,6 +82,8 @@ pub type PreviewFn<'a> = &'a (dyn Fn() -> BoxFuture<Result<Value, ToolError>> + 
 /// The destructive call being decided.
 pub struct GateCall<'a> {
     pub tool: &'static str,
+    /// The tool's title, which the question a person reads starts with ("Delete machine").
+    pub title: &'a str,
     /// The arguments without `confirm`.
     pub arguments: &'a Value,
     /// The model passed `confirm: true`.
@@ -127,7 +129,7 @@ pub async fn gate(
     let Some(context) = call.interaction.context.as_ref().filter(|c| can_elicit(c)) else {
         return undecided(refusal(mode, shown));
     };
-    let message = message(call.tool, &shown);
+    let message = message(call.tool, call.title, &shown);
     if modern(context) {
         return ask_by_input_request(confirmations, shown, message, &binding);
     }
@@ -295,15 +297,12 @@ fn binding(tool: &str, arguments: &Value) -> Vec<u8> {
     format!("{tool}\n{arguments}").into_bytes()
 }
 
-/// The question a person reads, derived from the preview for any tool, names over ids: the tool in
-/// words, what it acts on and where that is, then what else the preview lists, e.g. "Delete robot
+/// The question a person reads, derived from the preview for any tool, names over ids: the tool's
+/// title, what it acts on and where that is, then what else the preview lists, e.g. "Delete machine
 /// rover-1 in location Warehouse (2 parts: rover-1-main, rover-1-lidar)?". The preview is already
 /// redacted; the structured preview stays where it is (a refusal's `preview`, the audit log).
-fn message(tool: &str, preview: &Value) -> String {
-    let mut title = tool.replace('_', " ");
-    if let Some(first) = title.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
+fn message(tool: &str, title: &str, preview: &Value) -> String {
+    let title = title.to_string();
     let Value::Object(members) = preview else { return format!("{title}?") };
     let labelled = |key: &str| members.get(key).filter(|v| label(v).is_some()).map(|_| key.to_string());
     // The thing acted on: the member the tool is named after (its last such word), else any named one.
@@ -418,8 +417,16 @@ fn singular(plural: &str, count: usize) -> String {
         .join(" ")
 }
 
+/// A preview's key in a person's words: Viam's app calls robots machines.
 fn words(key: &str) -> String {
-    key.replace('_', " ")
+    key.split('_')
+        .map(|word| match word {
+            "robot" => "machine",
+            "robots" => "machines",
+            word => word,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn modern(context: &RequestContext<RoleServer>) -> bool {
@@ -455,26 +462,26 @@ mod tests {
                 "delete_robot",
                 json!({"parts": [{"id": "p1", "main_part": true, "name": "rover-1-main"}, {"id": "p2", "main_part": false, "name": "rover-1-lidar"}],
                        "robot": {"id": "r1", "location": {"id": "l1", "name": "Warehouse"}, "name": "rover-1"}}),
-                "Delete robot rover-1 in location Warehouse (2 parts: rover-1-main, rover-1-lidar)?",
+                "Delete machine rover-1 in location Warehouse (2 parts: rover-1-main, rover-1-lidar)?",
             ),
             (
                 "delete_robot_part",
                 json!({"other_parts": [{"id": "p1", "main_part": true, "name": "rover-1-main"}],
                        "part": {"id": "p2", "main_part": false, "name": "rover-1-lidar"}, "robot_id": "r1"}),
-                "Delete robot part rover-1-lidar (1 other part: rover-1-main)?",
+                "Delete machine part rover-1-lidar (1 other part: rover-1-main)?",
             ),
             (
                 "delete_fragment",
                 json!({"used_by": {"machines": 2, "organizations": 1, "robot_part_count": 2},
                        "would_delete": {"id": "f1", "name": "rover-base"}}),
-                "Delete fragment rover-base (used by 2 machines, 1 organization, 2 robot parts)?",
+                "Delete fragment rover-base (used by 2 machines, 1 organization, 2 machine parts)?",
             ),
             (
                 "update_robot_part",
                 json!({"config": {"added": [], "changed": [], "removed": ["components/base"]},
                        "name": {"from": "rover-1-main", "to": "main"},
                        "part": {"id": "p1", "last_updated": "2026-01-11T00:00:00Z", "name": "rover-1-main"}}),
-                "Update robot part rover-1-main (config removed: components/base; name: rover-1-main → main)?",
+                "Update machine part rover-1-main (config removed: components/base; name: rover-1-main → main)?",
             ),
             (
                 "delete_organization_member",
@@ -496,16 +503,26 @@ mod tests {
             ),
         ];
         for (tool, preview, question) in cases {
-            assert_eq!(message(tool, &preview), question, "{tool}");
+            // The titles the catalogue gives these tools.
+            let title = match tool {
+                "delete_robot" => "Delete machine",
+                "delete_robot_part" => "Delete machine part",
+                "update_robot_part" => "Update machine part",
+                "delete_fragment" => "Delete fragment",
+                "delete_organization_member" => "Delete organization member",
+                "remove_config_item" => "Remove config item",
+                _ => "Delete organization",
+            };
+            assert_eq!(message(tool, title, &preview), question, "{tool}");
         }
         let many: Vec<Value> = (0..40).map(|i| json!({"id": format!("r{i}"), "name": format!("robot-{i}")})).collect();
         let location = json!({"location": {"id": "l1", "name": "Lab"}, "robots": many});
         assert_eq!(
-            message("delete_location", &location),
-            "Delete location Lab (40 robots: robot-0, robot-1, robot-2, robot-3, robot-4 and 35 more)?"
+            message("delete_location", "Delete location", &location),
+            "Delete location Lab (40 machines: robot-0, robot-1, robot-2, robot-3, robot-4 and 35 more)?"
         );
         let long = json!({"robot": {"id": "r1", "name": "x".repeat(5000)}});
-        assert!(message("delete_robot", &long).chars().count() <= MESSAGE_CHARS + 2);
+        assert!(message("delete_robot", "Delete machine", &long).chars().count() <= MESSAGE_CHARS + 2);
     }
 
     #[test]

@@ -105,7 +105,7 @@ async fn flag_mode_asks_a_person_when_the_model_did_not_confirm() {
     assert!(!rover_exists(&harness).await);
     let asked = person.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1);
-    assert!(asked[0].starts_with("Delete robot rover-1") && asked[0].contains("rover-1-lidar"), "{}", asked[0]);
+    assert!(asked[0].starts_with("Delete machine rover-1") && asked[0].contains("rover-1-lidar"), "{}", asked[0]);
     harness.stop().await;
 }
 

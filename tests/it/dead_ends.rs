@@ -72,9 +72,9 @@ async fn an_eliciting_client_asks_a_sentence_that_names_what_goes() {
     assert_eq!(
         questions,
         [
-            "Rotate key rover-1-operator (1 authorization: robot_operator)?",
-            "Delete robot rover-1 in location Warehouse (2 parts: rover-1-main, rover-1-lidar)?",
-            "Delete location Lab (2 robots: arm-station, test-bench)?",
+            "Rotate API key rover-1-operator (1 authorization: robot_operator)?",
+            "Delete machine rover-1 in location Warehouse (2 parts: rover-1-main, rover-1-lidar)?",
+            "Delete location Lab (2 machines: arm-station, test-bench)?",
         ]
     );
     assert!(!h.sandbox.snapshot()["robots"].to_string().contains(ids::ROBOT_ROVER_1), "accepted, so deleted");
@@ -100,7 +100,8 @@ async fn a_key_without_a_role_is_pointed_to_a_tool_it_can_call() {
 
 #[tokio::test]
 async fn part_logs_say_more_exist_in_a_field_the_schema_names_and_no_argument_needs() {
-    let h = Harness::start().await;
+    // The output schema is declared on request only.
+    let h = Harness::start_with(Default::default(), &["--output-schemas"]).await;
     let some = h.ok("get_robot_part_logs", logs(json!({"num_log_entries": 3}))).await;
     assert!(some.get("next_page_token").is_none(), "{some}");
     assert!(some["more_entries"].as_str().unwrap().contains("num_log_entries"), "{some}");
