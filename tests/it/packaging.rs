@@ -41,7 +41,14 @@ fn server_json_names_this_version_and_the_readme_and_image_carry_its_name() {
 /// The project's home is not known yet: its repository, registry name and image name say `OWNER`.
 #[test]
 fn no_descriptor_names_an_owner_of_the_project() {
-    for file in ["README.md", "server.json", "manifest.json", "Dockerfile"] {
+    for file in [
+        "README.md",
+        "server.json",
+        "manifest.json",
+        "Dockerfile",
+        "pyproject.toml",
+        "packaging/npm/viam-fleet-mcp/package.json",
+    ] {
         let text = read(file);
         for marker in ["github.com/", "io.github."] {
             for (at, _) in text.match_indices(marker) {
@@ -95,4 +102,46 @@ fn manifest_json_is_a_binary_bundle_of_this_version_with_a_sensitive_key() {
     let env = &manifest["server"]["mcp_config"]["env"];
     assert_eq!(env["VIAM_API_KEY"], "${user_config.api_key}");
     assert_eq!(env["VIAM_API_KEY_ID"], "${user_config.api_key_id}");
+}
+
+/// npm picks the platform package from the launcher's `optionalDependencies`, and the launcher looks
+/// it up in its own table: the two must name the same packages, at this version.
+#[test]
+fn npm_launcher_names_this_version_and_the_platform_packages_it_runs() {
+    let launcher = json("packaging/npm/viam-fleet-mcp/package.json");
+    let name = env!("CARGO_PKG_NAME");
+    assert_eq!((&launcher["name"], &launcher["version"]), (&Value::from(name), &Value::from(VERSION)));
+    assert_eq!(launcher["mcpName"], json("server.json")["name"], "the MCP registry checks mcpName");
+    assert_eq!(launcher["bin"][name], "bin/viam-fleet-mcp.js");
+
+    let script = read("packaging/npm/viam-fleet-mcp/bin/viam-fleet-mcp.js");
+    let table: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.split_once("\": \""))
+        .map(|(_, package)| package.trim_end_matches("\","))
+        .collect();
+    let dependencies = launcher["optionalDependencies"].as_object().unwrap();
+    assert_eq!(table, dependencies.keys().map(String::as_str).collect::<Vec<_>>(), "the launcher's table");
+    for (package, version) in dependencies {
+        assert_eq!(version, VERSION, "{package}");
+        assert!(package.starts_with(&format!("{name}-")), "{package}");
+    }
+    assert!(dependencies.contains_key(&format!("{name}-linux-x64")), "the package CI tests");
+}
+
+#[test]
+fn wheel_is_this_crate_as_a_script_and_the_package_readmes_carry_the_registry_name() {
+    let pyproject = read("pyproject.toml");
+    for line in [
+        format!("name = \"{}\"", env!("CARGO_PKG_NAME")),
+        "dynamic = [\"version\"]".to_owned(), // maturin takes Cargo's
+        "bindings = \"bin\"".to_owned(),
+        "profile = \"dist\"".to_owned(),
+    ] {
+        assert!(pyproject.lines().any(|l| l == line), "pyproject.toml lacks {line}");
+    }
+    let name = json("server.json")["name"].as_str().unwrap().to_owned();
+    for readme in ["packaging/python/README.md", "packaging/npm/viam-fleet-mcp/README.md"] {
+        assert!(read(readme).contains(&format!("\nmcp-name: {name}\n")), "{readme} lacks mcp-name: {name}");
+    }
 }
