@@ -35,7 +35,7 @@ unless the user asks.
 dest and file_path must lie inside an --allow-dir directory or an MCP root; a relative path is \
 resolved against the server's working directory; an existing dest is replaced only with overwrite: true. \
 With dest the payload goes to the file and the result is {path, bytes, count}.
-Toolsets: organizations, locations, machines, logs, fragments, access, registry, keys. A client with a \
+Toolsets: organizations, locations, machines, logs, fragments, access, registry, keys, changes. A client with a \
 tool limit (Cursor sends only the first 40 tools) should start the server with --toolsets (e.g. \
 --toolsets machines,logs) or --read-only, which also make this catalogue smaller.";
 

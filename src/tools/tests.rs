@@ -8,7 +8,11 @@ use tokio_util::sync::CancellationToken;
 /// An `App` that never dials anything, for tests that only build requests.
 pub(super) fn offline_app() -> App {
     let config = ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
-    App { conn: Connection::new(config).expect("a loopback URL is valid"), default_location: None }
+    App {
+        conn: Connection::new(config).expect("a loopback URL is valid"),
+        default_location: None,
+        journal: Default::default(),
+    }
 }
 
 /// A context for calling a custom operation's handler directly.
@@ -156,8 +160,8 @@ fn every_list_tool_pages_its_lists() {
 /// regression (a long description, a repeated schema) fails here rather than in users' bills.
 #[test]
 fn tools_list_stays_within_its_size_budget() {
-    // Issue 7 asks for 48 KB (it was 96 KB).
-    const BUDGET_BYTES: usize = 48_000;
+    // Issue 7 asks for 48 KB (it was 96 KB); issue 19 allows 52 KB.
+    const BUDGET_BYTES: usize = 52_000;
     let size = serde_json::to_vec(&catalogue().tools).unwrap().len();
     assert!(
         size <= BUDGET_BYTES,

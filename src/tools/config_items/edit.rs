@@ -216,7 +216,11 @@ pub fn apply(config: Config, kind: &str, change: &Change) -> Result<Applied, Ref
         Change::Update { name, patch } => {
             let index = find(name).ok_or_else(|| missing(name))?;
             let before = items[index].1.clone();
-            let mut after = before.clone();
+            // A fragment imported by its bare id takes fields (`version`) as `{"id": …}`.
+            let mut after = match &before {
+                Value::String(id) if kind == "fragments" => json!({"id": id}),
+                item => item.clone(),
+            };
             json_patch::merge(&mut after, patch);
             if same_json(&before, &after) {
                 return Ok(Applied { before: Some(before), after: Some(after), text: None });
@@ -244,6 +248,55 @@ pub fn apply(config: Config, kind: &str, change: &Change) -> Result<Applied, Ref
     }
     config.set(kind, written);
     Ok(Applied { before, after, text: Some(config.to_text()) })
+}
+
+/// The item named `name` of `kind` as it is written, with its position and whether the config
+/// has the kind at all: what [`restore`] needs to put it back.
+pub fn find_raw(config: &Config, kind: &str, name: &str) -> Result<Saved, Refusal> {
+    let items = config.items(kind)?;
+    let found = items.iter().position(|(_, item)| name_of(kind, item) == Some(name));
+    Ok(Saved {
+        item: found.map(|i| items[i].0.get().to_string()),
+        index: found.unwrap_or(items.len()),
+        kind_present: config.get(kind).is_some(),
+    })
+}
+
+/// An item as it was before a change, kept to undo it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Saved {
+    /// The item's text as written; none when there was no such item.
+    pub item: Option<String>,
+    pub index: usize,
+    pub kind_present: bool,
+}
+
+/// Puts back the item a change made into `name` (now present or not) as `saved` says it was:
+/// the saved text in its old place, or no item (and no list, where there was none). Every
+/// other item and key stays as written. None when it already is so.
+pub fn restore(mut config: Config, kind: &str, name: &str, saved: &Saved) -> Result<Option<String>, Refusal> {
+    let items = config.items(kind)?;
+    let now = items.iter().position(|(_, item)| name_of(kind, item) == Some(name));
+    let mut written: Vec<Box<RawValue>> = items.into_iter().map(|(raw, _)| raw).collect();
+    let before = match &saved.item {
+        Some(text) => Some(RawValue::from_string(text.clone()).map_err(|e| Refusal::Invalid(e.to_string()))?),
+        None => None,
+    };
+    match (now, before) {
+        (Some(i), Some(item)) if written[i].get() == item.get() => return Ok(None),
+        (Some(i), Some(item)) => written[i] = item,
+        (Some(i), None) => {
+            written.remove(i);
+        }
+        (None, Some(item)) => written.insert(saved.index.min(written.len()), item),
+        (None, None) => return Ok(None),
+    }
+    if written.is_empty() && !saved.kind_present {
+        config.0.retain(|(k, _)| k != kind);
+    } else {
+        config.set(kind, written);
+    }
+    Ok(Some(config.to_text()))
 }
 
 fn check_shape(kind: &str, item: &Value, argument: &str) -> Result<(), Refusal> {

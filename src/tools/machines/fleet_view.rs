@@ -26,7 +26,7 @@ pub(in crate::tools) fn op() -> Op {
 /// A machine's online state, as the filter takes it and the rows show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-enum State {
+pub(in crate::tools) enum State {
     Online,
     Offline,
     AwaitingSetup,
@@ -34,7 +34,7 @@ enum State {
 }
 
 impl State {
-    fn of(online_state: i32) -> State {
+    pub(in crate::tools) fn of(online_state: i32) -> State {
         match app::OnlineState::try_from(online_state) {
             Ok(app::OnlineState::Online) => State::Online,
             Ok(app::OnlineState::Offline) => State::Offline,
@@ -68,14 +68,14 @@ struct SummariesArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-enum Filter {
+pub(in crate::tools) enum Filter {
     Online,
     Offline,
     AwaitingSetup,
 }
 
 impl Filter {
-    fn state(self) -> State {
+    pub(in crate::tools) fn state(self) -> State {
         match self {
             Filter::Online => State::Online,
             Filter::Offline => State::Offline,
@@ -183,7 +183,7 @@ fn list_machine_summaries(cx: Arc<CallContext>, a: SummariesArgs) -> BoxFuture<T
 }
 
 /// A machine is in the state of its main part (of its first part, when none is marked main).
-fn main_state(machine: &app::MachineSummary) -> State {
+pub(in crate::tools) fn main_state(machine: &app::MachineSummary) -> State {
     let parts = &machine.part_summaries;
     parts.iter().find(|p| p.is_main_part).or(parts.first()).map_or(State::Unknown, |p| State::of(p.online_state))
 }
