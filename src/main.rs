@@ -104,6 +104,10 @@ struct Options {
     /// The fraction of sandbox calls that fail with UNAVAILABLE (0 to 1).
     #[arg(long, global = true, env = "VIAM_SANDBOX_FAILURE_RATE", default_value_t = 0.0)]
     sandbox_failure_rate: f64,
+    /// How often each online part of the sandbox checks in, in milliseconds (1 to 3,600,000).
+    #[arg(long, global = true, env = "VIAM_SANDBOX_CHECKIN_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    sandbox_checkin_ms: u64,
     /// The lifetime of sandbox access tokens, in seconds.
     #[arg(long, global = true, env = "VIAM_SANDBOX_TOKEN_TTL_SECS")]
     sandbox_token_ttl_secs: Option<u64>,
@@ -225,6 +229,7 @@ impl Options {
             state_file: self.sandbox_state.clone(),
             latency: Duration::from_millis(self.sandbox_latency_ms),
             failure_rate: self.sandbox_failure_rate,
+            checkin_period: Duration::from_millis(self.sandbox_checkin_ms),
             ..SandboxConfig::default()
         };
         if let Some(ttl) = self.sandbox_token_ttl_secs {

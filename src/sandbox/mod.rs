@@ -91,6 +91,8 @@ pub struct SandboxConfig {
     pub reply_delay: Duration,
     /// How often a TailRobotPartLogs stream produces a batch.
     pub tail_interval: Duration,
+    /// How often an online part's simulated viam-server checks in (whole milliseconds, at least one).
+    pub checkin_period: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -105,9 +107,13 @@ impl Default for SandboxConfig {
             failure_rate: 0.0,
             reply_delay: Duration::ZERO,
             tail_interval: Duration::from_millis(200),
+            checkin_period: DEFAULT_CHECKIN_PERIOD,
         }
     }
 }
+
+/// How often parts check in unless told otherwise.
+pub const DEFAULT_CHECKIN_PERIOD: Duration = Duration::from_secs(2);
 
 /// How many bytes of request the journal keeps: the oldest entries go first beyond it.
 pub const JOURNAL_BYTES: usize = 16 << 20;
@@ -153,14 +159,17 @@ impl Sandbox {
     fn open(config: SandboxConfig) -> anyhow::Result<Self> {
         anyhow::ensure!((0.0..=1.0).contains(&config.failure_rate), "failure_rate must be within 0..=1");
         anyhow::ensure!(!config.tail_interval.is_zero(), "tail_interval must not be zero");
-        let fresh = || seed::build(config.seed, &config.api_key_id, &config.api_key);
-        let (store, state) = match &config.state_file {
+        anyhow::ensure!(config.checkin_period.as_millis() >= 1, "checkin_period must be at least 1 ms");
+        let start = state::now();
+        let fresh = || seed::build(config.seed, &config.api_key_id, &config.api_key, &start);
+        let (store, mut state) = match &config.state_file {
             Some(path) => {
                 let (store, state) = store::Store::open(path.clone(), fresh)?;
                 (Some(store), state)
             }
             None => (None, fresh()),
         };
+        state.start_servers(state::Schedule::new(&start, config.checkin_period));
         Ok(Sandbox {
             tokens: auth::Tokens::new(config.token_ttl),
             config,
@@ -172,8 +181,11 @@ impl Sandbox {
         })
     }
 
+    /// The state, with the simulated parts brought up to now: every call sees one moment.
     fn state(&self) -> MutexGuard<'_, state::State> {
-        lock(&self.state)
+        let mut state = lock(&self.state);
+        state.advance(&state::now());
+        state
     }
 
     fn journal(&self) -> MutexGuard<'_, Journal> {
@@ -216,8 +228,12 @@ impl RunningSandbox {
     }
 
     /// The whole state, in the format of the state file.
+    /// Parts' and machines' `last_access`, `online_state` and `seconds_since_online` are as AppService
+    /// shows them now.
     pub fn snapshot(&self) -> serde_json::Value {
-        serde_json::to_value(&*self.sandbox.state()).expect("the state always serializes")
+        let mut state = self.sandbox.state();
+        state.settle(&state::now());
+        serde_json::to_value(&*state).expect("the state always serializes")
     }
 
     /// Stops accepting calls, ends open streams and waits for the server to finish.

@@ -73,12 +73,24 @@ pub mod ids {
     pub const INVITE_EMAIL: &str = "carol@demo-robotics.example";
 }
 
-/// 2026-01-01T00:00:00Z; every seeded timestamp is an offset from it.
-const BASE: i64 = 1_767_225_600;
 const DAY: i64 = 86_400;
+/// The seed's "now": seeded fleets are as they were [`NOW`] seconds after their epoch.
+const NOW: i64 = 300 * DAY;
 
-fn at(offset: i64) -> Timestamp {
-    Timestamp { seconds: BASE + offset, nanos: 0 }
+/// Every seeded time is an offset from an epoch [`NOW`] before the sandbox started, so a seeded
+/// fleet is the same on every run relative to its start (machines online at the start, others
+/// offline for a fixed time) and shares the one clock ([`super::state::now`]) with what comes later.
+#[derive(Clone, Copy)]
+struct Epoch(i64);
+
+impl Epoch {
+    fn before(start: &Timestamp) -> Epoch {
+        Epoch(start.seconds - NOW)
+    }
+
+    fn at(self, offset: i64) -> Timestamp {
+        Timestamp { seconds: self.0 + offset, nanos: 0 }
+    }
 }
 
 fn config(value: Value) -> prost_types::Struct {
@@ -108,26 +120,27 @@ fn grant(
     })
 }
 
-fn organization() -> Organization {
+fn organization(epoch: Epoch) -> Organization {
     Organization {
         id: ids::ORG.into(),
         name: "Demo Robotics".into(),
-        created_on: Some(at(0)),
+        created_on: Some(epoch.at(0)),
         public_namespace: "demo-robotics".into(),
         default_region: "us-east-1".into(),
         ..Default::default()
     }
 }
 
-/// The fleet named by `seed`, with the server's own API key as organization owner.
-pub fn build(seed: Seed, api_key_id: &str, api_key: &str) -> State {
+/// The fleet named by `seed` as it is at `start`, with the server's own API key as organization owner.
+pub fn build(seed: Seed, api_key_id: &str, api_key: &str, start: &Timestamp) -> State {
+    let epoch = Epoch::before(start);
     let mut state = match seed {
         Seed::Empty => State {
-            organizations: vec![OrgRecord { org: Pb(organization()), ..Default::default() }],
+            organizations: vec![OrgRecord { org: Pb(organization(epoch)), ..Default::default() }],
             ..Default::default()
         },
-        Seed::Demo => demo(),
-        Seed::Fleet(n) => fleet::build(n),
+        Seed::Demo => demo(epoch),
+        Seed::Fleet(n) => fleet::build(n, epoch),
     };
     state.api_keys.insert(
         0,
@@ -135,16 +148,16 @@ pub fn build(seed: Seed, api_key_id: &str, api_key: &str) -> State {
             id: api_key_id.into(),
             key: api_key.into(),
             name: "sandbox-admin".into(),
-            created_on: Some(at(0)),
+            created_on: Some(epoch.at(0)),
         }),
     );
     state.authorizations.push(Pb(org_owner_grant(ids::ORG, api_key_id)));
     state
 }
 
-fn demo() -> State {
+fn demo(epoch: Epoch) -> State {
     let mut state = State {
-        organizations: vec![members(OrgRecord { org: Pb(organization()), ..Default::default() })],
+        organizations: vec![members(OrgRecord { org: Pb(organization(epoch)), ..Default::default() }, epoch)],
         ..Default::default()
     };
     for (n, (id, name, parent)) in [
@@ -155,7 +168,7 @@ fn demo() -> State {
     .into_iter()
     .enumerate()
     {
-        let created = at(DAY + n as i64 * 3600);
+        let created = epoch.at(DAY + n as i64 * 3600);
         let value = format!("demo-location-secret-{}", name.to_lowercase().replace(' ', "-"));
         let mut auth = LocationAuth {
             location_id: id.into(),
@@ -175,14 +188,14 @@ fn demo() -> State {
             primary_org_identity: Some(OrganizationIdentity { id: ids::ORG.into(), name: "Demo Robotics".into() }),
         }));
     }
-    machines(&mut state);
-    fragment(&mut state);
-    registry(&mut state);
+    machines(&mut state, epoch);
+    fragment(&mut state, epoch);
+    registry(&mut state, epoch);
     state.api_keys.push(Pb(ApiKey {
         id: ids::API_KEY_ROVER.into(),
         key: ids::API_KEY_ROVER_SECRET.into(),
         name: "rover-1-operator".into(),
-        created_on: Some(at(5 * DAY)),
+        created_on: Some(epoch.at(5 * DAY)),
     }));
     state.authorizations.extend([
         grant("organization_owner", "organization", ids::ORG, ids::USER_ALICE, "user"),
@@ -192,21 +205,21 @@ fn demo() -> State {
     state
 }
 
-fn members(mut record: OrgRecord) -> OrgRecord {
+fn members(mut record: OrgRecord, epoch: Epoch) -> OrgRecord {
     for (user_id, email, added) in [(ids::USER_ALICE, ids::ALICE_EMAIL, 0), (ids::USER_BOB, ids::BOB_EMAIL, 2 * DAY)] {
         record.members.push(Pb(OrganizationMember {
             user_id: user_id.into(),
             emails: vec![email.into()],
-            date_added: Some(at(added)),
-            last_login: Some(at(added + 30 * DAY)),
-            last_access: Some(at(added + 31 * DAY)),
+            date_added: Some(epoch.at(added)),
+            last_login: Some(epoch.at(added + 30 * DAY)),
+            last_access: Some(epoch.at(added + 31 * DAY)),
         }));
     }
     let operator = grant("organization_operator", "organization", ids::ORG, "", "user");
     record.invites.push(Pb(OrganizationInvite {
         organization_id: ids::ORG.into(),
         email: ids::INVITE_EMAIL.into(),
-        created_on: Some(at(20 * DAY)),
+        created_on: Some(epoch.at(20 * DAY)),
         authorizations: vec![operator.0],
     }));
     record
@@ -233,7 +246,7 @@ fn component(name: &str, kind: &str, model: &str) -> Value {
     json!({"components": [{"name": name, "type": kind, "model": model, "attributes": {}}]})
 }
 
-fn machines(state: &mut State) {
+fn machines(state: &mut State, epoch: Epoch) {
     let machines = [
         (
             ids::ROBOT_ROVER_1,
@@ -281,12 +294,13 @@ fn machines(state: &mut State) {
         ),
     ];
     for (m, (id, name, location, online_state, offline_for, parts)) in machines.into_iter().enumerate() {
-        let created = at(3 * DAY + m as i64 * 3600);
+        let created = epoch.at(3 * DAY + m as i64 * 3600);
         let robot = Robot {
             id: id.into(),
             name: name.into(),
             location: location.into(),
-            last_access: Some(at(300 * DAY - offline_for)),
+            // A machine awaiting setup has never been online.
+            last_access: (online_state != OnlineState::AwaitingSetup).then(|| epoch.at(NOW - offline_for)),
             created_on: Some(created),
             online_state: online_state as i32,
             seconds_since_online: offline_for,
@@ -297,11 +311,11 @@ fn machines(state: &mut State) {
             let part_secret = secret(9, index as u8 + 1, &format!("demo-part-secret-{part_name}"), created);
             let mut part = new_part(part_id.into(), part_name.clone(), &robot, p == 0, created, part_secret);
             set_part_config(&mut part, Some(config(part_config)));
-            part.last_updated = Some(at(10 * DAY + index as i64 * 60));
+            part.last_updated = Some(epoch.at(10 * DAY + index as i64 * 60));
             let logs = (0..log_count)
-                .map(|n| Pb(synth_log(&part_name, n, at(200 * DAY + index as i64 * DAY + n as i64 * 30))))
+                .map(|n| Pb(synth_log(&part_name, n, epoch.at(200 * DAY + index as i64 * DAY + n as i64 * 30))))
                 .collect();
-            state.parts.push(PartRecord { part: Pb(part), history: Vec::new(), logs });
+            state.parts.push(PartRecord { part: Pb(part), logs, ..Default::default() });
         }
         state.robots.push(Pb(robot));
     }
@@ -311,7 +325,7 @@ fn machines(state: &mut State) {
     let mut old_config = rover_main_config();
     old_config.as_object_mut().expect("an object").remove("modules");
     set_part_config(&mut old, Some(config(old_config)));
-    old.last_updated = Some(at(3 * DAY));
+    old.last_updated = Some(epoch.at(3 * DAY));
     record.history.push(Pb(RobotPartHistoryEntry {
         part: ids::PART_ROVER_1_MAIN.into(),
         robot: ids::ROBOT_ROVER_1.into(),
@@ -325,14 +339,14 @@ fn machines(state: &mut State) {
     }));
 }
 
-fn fragment(state: &mut State) {
+fn fragment(state: &mut State, epoch: Epoch) {
     let mut old = Fragment {
         id: ids::FRAGMENT.into(),
         name: "rover-base".into(),
         organization_owner: ids::ORG.into(),
-        created_on: Some(at(2 * DAY)),
+        created_on: Some(epoch.at(2 * DAY)),
         visibility: FragmentVisibility::Private as i32,
-        last_updated: Some(at(2 * DAY)),
+        last_updated: Some(epoch.at(2 * DAY)),
         revision: "1".into(),
         ..Default::default()
     };
@@ -340,7 +354,7 @@ fn fragment(state: &mut State) {
         &mut old,
         config(json!({"components": [{"name": "imu", "type": "movement_sensor", "model": "imu-wit"}]})),
     );
-    let mut current = Fragment { last_updated: Some(at(4 * DAY)), revision: "2".into(), ..old.clone() };
+    let mut current = Fragment { last_updated: Some(epoch.at(4 * DAY)), revision: "2".into(), ..old.clone() };
     set_fragment_config(
         &mut current,
         config(json!({"components": [{"name": "imu", "type": "movement_sensor", "model": "imu-wit",
@@ -361,7 +375,7 @@ fn fragment(state: &mut State) {
     state.fragments.push(FragmentRecord { fragment: Pb(current), history });
 }
 
-fn registry(state: &mut State) {
+fn registry(state: &mut State, epoch: Epoch) {
     let model = Model {
         api: "rdk:component:movement_sensor".into(),
         model: "demo-robotics:wheel-odometry:odometry".into(),
@@ -383,8 +397,8 @@ fn registry(state: &mut State) {
             markdown_description: Some("# wheel-odometry\nTurns encoder ticks into pose estimates.".into()),
             ..Default::default()
         })),
-        created_at: Some(at(6 * DAY)),
-        updated_at: Some(at(40 * DAY)),
+        created_at: Some(epoch.at(6 * DAY)),
+        updated_at: Some(epoch.at(40 * DAY)),
         ..Default::default()
     }));
     for (version, platform, size, day) in [
@@ -399,7 +413,7 @@ fn registry(state: &mut State) {
             platform: platform.into(),
             platform_tags: Vec::new(),
             size,
-            uploaded_at: Pb(at(day * DAY)),
+            uploaded_at: Pb(epoch.at(day * DAY)),
         });
     }
     state.registry_items.push(Pb(RegistryItem {
@@ -414,13 +428,13 @@ fn registry(state: &mut State) {
             model_type: ModelType::ObjectDetection as i32,
             model_framework: ModelFramework::Tflite as i32,
             detailed_versions: vec![
-                MlModelVersion { version: "2026-02-01T00-00-00".into(), created_on: Some(at(31 * DAY)) },
-                MlModelVersion { version: "2026-03-01T00-00-00".into(), created_on: Some(at(59 * DAY)) },
+                MlModelVersion { version: "2026-02-01T00-00-00".into(), created_on: Some(epoch.at(31 * DAY)) },
+                MlModelVersion { version: "2026-03-01T00-00-00".into(), created_on: Some(epoch.at(59 * DAY)) },
             ],
             ..Default::default()
         })),
-        created_at: Some(at(31 * DAY)),
-        updated_at: Some(at(59 * DAY)),
+        created_at: Some(epoch.at(31 * DAY)),
+        updated_at: Some(epoch.at(59 * DAY)),
         ..Default::default()
     }));
 }

@@ -93,7 +93,11 @@ impl Sandbox {
         let (result, pending) = {
             let mut state = self.state();
             let result = f(&mut state)?;
-            (result, self.store.as_ref().map(|store| store.prepare(&state)))
+            let pending = self.store.as_ref().map(|store| {
+                state.settle(&super::state::now());
+                store.prepare(&state)
+            });
+            (result, pending)
         };
         if let (Some(store), Some(pending)) = (&self.store, pending) {
             store.commit(pending).await?;

@@ -25,6 +25,7 @@ mod registry;
 mod robots;
 mod roles;
 mod summaries;
+mod viam_server;
 
 pub use fragments::set_fragment_config;
 use locations::primary_org;
@@ -33,6 +34,7 @@ pub use logs::synth_log;
 pub use pb::{Pb, json_to_struct, struct_to_json};
 pub use robots::{new_part, set_part_config};
 pub use roles::{Target, org_owner_grant};
+pub use viam_server::Schedule;
 
 /// The whole simulated fleet; also the format of the state file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -48,6 +50,9 @@ pub struct State {
     /// Modules are registry items of type module; their versions come from `module_files`.
     pub registry_items: Vec<Pb<RegistryItem>>,
     pub module_files: Vec<ModuleFile>,
+    /// The parts' simulated viam-servers.
+    #[serde(skip)]
+    pub servers: viam_server::Servers,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -64,6 +69,9 @@ pub struct PartRecord {
     pub history: Vec<Pb<RobotPartHistoryEntry>>,
     /// Oldest first.
     pub logs: Vec<Pb<LogEntry>>,
+    /// What its simulated viam-server runs.
+    #[serde(default, skip_serializing_if = "viam_server::ServerState::is_idle")]
+    pub server: viam_server::ServerState,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -160,8 +168,14 @@ pub fn new_secret() -> String {
     rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect()
 }
 
-/// Microsecond precision, so a timestamp survives a round trip through Python's datetime (which matters for
-/// `last_known_update` comparisons).
+/// A hash of an id that is the same on every run and every platform (FNV-1a), for what the sandbox
+/// derives from an id.
+pub fn stable_hash(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// The sandbox's one clock, with microsecond precision so that a timestamp survives a round trip
+/// through Python's datetime (which matters for `last_known_update` comparisons).
 pub fn now() -> Timestamp {
     let mut t = Timestamp::from(SystemTime::now());
     t.nanos -= t.nanos % 1000;

@@ -3,6 +3,7 @@
 mod all_tools;
 mod audit;
 mod budget;
+mod checkins;
 mod cli;
 mod common;
 mod config_items;

@@ -10,7 +10,7 @@
 //! entries and 50 history entries.
 use serde_json::{Value, json};
 
-use super::{DAY, at, config, grant, ids};
+use super::{DAY, Epoch, NOW, config, grant, ids};
 use crate::proto::viam::app::mltraining::v1::{ModelFramework, ModelType};
 use crate::proto::viam::app::packages::v1::PackageType;
 use crate::proto::viam::app::v1::*;
@@ -192,37 +192,41 @@ impl Sizes {
     }
 }
 
-pub fn build(n: u32) -> State {
+pub(super) fn build(n: u32, epoch: Epoch) -> State {
     let sizes = Sizes::of(n);
-    let mut state = State { organizations: vec![members(&sizes)], fragments: fragments(&sizes), ..Default::default() };
-    locations(&mut state, &sizes);
-    machines(&mut state, &sizes);
-    registry(&mut state, &sizes);
-    keys(&mut state, &sizes);
+    let mut state = State {
+        organizations: vec![members(&sizes, epoch)],
+        fragments: fragments(&sizes, epoch),
+        ..Default::default()
+    };
+    locations(&mut state, &sizes, epoch);
+    machines(&mut state, &sizes, epoch);
+    registry(&mut state, &sizes, epoch);
+    keys(&mut state, &sizes, epoch);
     state
 }
 
-fn organization() -> Organization {
+fn organization(epoch: Epoch) -> Organization {
     Organization {
         id: ids::ORG.into(),
         name: "Fleet Robotics".into(),
-        created_on: Some(at(0)),
+        created_on: Some(epoch.at(0)),
         public_namespace: NAMESPACE.into(),
         default_region: "us-east-1".into(),
         ..Default::default()
     }
 }
 
-fn members(sizes: &Sizes) -> OrgRecord {
-    let mut record = OrgRecord { org: Pb(organization()), ..Default::default() };
+fn members(sizes: &Sizes, epoch: Epoch) -> OrgRecord {
+    let mut record = OrgRecord { org: Pb(organization(epoch)), ..Default::default() };
     for k in 0..sizes.members {
         let added = (k % 200) as i64 * DAY / 2;
         record.members.push(Pb(OrganizationMember {
             user_id: id(8, k),
             emails: vec![format!("user{k:04}@{NAMESPACE}.example")],
-            date_added: Some(at(added)),
-            last_login: Some(at(added + (k % 90) as i64 * DAY)),
-            last_access: Some(at(added + (k % 90) as i64 * DAY + 3600)),
+            date_added: Some(epoch.at(added)),
+            last_login: Some(epoch.at(added + (k % 90) as i64 * DAY)),
+            last_access: Some(epoch.at(added + (k % 90) as i64 * DAY + 3600)),
         }));
     }
     for k in 0..3 {
@@ -230,16 +234,16 @@ fn members(sizes: &Sizes) -> OrgRecord {
         record.invites.push(Pb(OrganizationInvite {
             organization_id: ids::ORG.into(),
             email: format!("invitee{k}@{NAMESPACE}.example"),
-            created_on: Some(at((250 + k) * DAY)),
+            created_on: Some(epoch.at((250 + k) * DAY)),
             authorizations: vec![operator.0],
         }));
     }
     record
 }
 
-fn locations(state: &mut State, sizes: &Sizes) {
+fn locations(state: &mut State, sizes: &Sizes, epoch: Epoch) {
     for l in 0..sizes.locations {
-        let created = at(DAY + l as i64 * 3600);
+        let created = epoch.at(DAY + l as i64 * 3600);
         let mut auth = LocationAuth {
             location_id: location_id(l),
             secrets: vec![new_shared_secret(id(7, l), format!("fleet-location-secret-{l:06}"), created)],
@@ -277,16 +281,16 @@ fn fragment_name(f: usize) -> String {
     }
 }
 
-fn fragments(sizes: &Sizes) -> Vec<FragmentRecord> {
+fn fragments(sizes: &Sizes, epoch: Epoch) -> Vec<FragmentRecord> {
     (0..sizes.fragments)
         .map(|f| {
             let mut fragment = Fragment {
                 id: id(5, f),
                 name: fragment_name(f),
                 organization_owner: ids::ORG.into(),
-                created_on: Some(at(2 * DAY + f as i64 * 60)),
+                created_on: Some(epoch.at(2 * DAY + f as i64 * 60)),
                 visibility: FragmentVisibility::Private as i32,
-                last_updated: Some(at(20 * DAY + f as i64 * 60)),
+                last_updated: Some(epoch.at(20 * DAY + f as i64 * 60)),
                 revision: "1".into(),
                 ..Default::default()
             };
@@ -373,17 +377,17 @@ fn set_config(part: &mut RobotPart, mut config: Value) {
     part.robot_config = Some(to_struct(&fields));
 }
 
-fn machines(state: &mut State, sizes: &Sizes) {
+fn machines(state: &mut State, sizes: &Sizes, epoch: Epoch) {
     for m in 0..sizes.machines {
         let kind = &KINDS[m % KINDS.len()];
         let (online_state, offline_for) = online_state(m);
         let name = if m == 0 { NOISY.to_string() } else { format!("{}-{m:04}", kind.name) };
-        let created = at(3 * DAY + m as i64 * 60);
+        let created = epoch.at(3 * DAY + m as i64 * 60);
         let robot = Robot {
             id: robot_id(m),
             name: name.clone(),
             location: location_id(sizes.location_of(m)),
-            last_access: (online_state != OnlineState::AwaitingSetup).then(|| at(300 * DAY - offline_for)),
+            last_access: (online_state != OnlineState::AwaitingSetup).then(|| epoch.at(NOW - offline_for)),
             created_on: Some(created),
             online_state: online_state as i32,
             seconds_since_online: offline_for,
@@ -395,23 +399,24 @@ fn machines(state: &mut State, sizes: &Sizes) {
             let secret = new_shared_secret(id(9, m * 3 + p), format!("fleet-part-secret-{:08}", m * 3 + p), created);
             let mut part = new_part(part_id, part_name.clone(), &robot, p == 0, created, secret);
             set_config(&mut part, part_config(m, p, sizes));
-            part.last_updated = Some(at(10 * DAY + m as i64 * 60 + p as i64));
+            part.last_updated = Some(epoch.at(10 * DAY + m as i64 * 60 + p as i64));
             let log_count = match (m, p) {
                 (0, 0) => NOISY_LOGS,
                 (_, 0) => MAIN_PART_LOGS,
                 _ => 0,
             };
-            let logs =
-                (0..log_count).map(|n| Pb(synth_log(&part_name, n, at(200 * DAY + n as i64 * 6 + m as i64)))).collect();
-            let history = if m == 0 && p == 0 { history(&part) } else { Vec::new() };
-            state.parts.push(PartRecord { part: Pb(part), history, logs });
+            let logs = (0..log_count)
+                .map(|n| Pb(synth_log(&part_name, n, epoch.at(200 * DAY + n as i64 * 6 + m as i64))))
+                .collect();
+            let history = if m == 0 && p == 0 { history(&part, epoch) } else { Vec::new() };
+            state.parts.push(PartRecord { part: Pb(part), history, logs, ..Default::default() });
         }
         state.robots.push(Pb(robot));
     }
 }
 
 /// The noisy main part's earlier versions, oldest first: each had an older data sync interval.
-fn history(part: &RobotPart) -> Vec<Pb<RobotPartHistoryEntry>> {
+fn history(part: &RobotPart, epoch: Epoch) -> Vec<Pb<RobotPartHistoryEntry>> {
     (0..NOISY_HISTORY)
         .map(|h| {
             let mut old = part.clone();
@@ -419,11 +424,11 @@ fn history(part: &RobotPart) -> Vec<Pb<RobotPartHistoryEntry>> {
                 old.robot_config_json.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or(json!({}));
             value["services"][0]["attributes"]["sync_interval_mins"] = json!(60 - h);
             set_config(&mut old, value);
-            old.last_updated = Some(at(4 * DAY + h as i64 * 3600));
+            old.last_updated = Some(epoch.at(4 * DAY + h as i64 * 3600));
             Pb(RobotPartHistoryEntry {
                 part: part.id.clone(),
                 robot: part.robot.clone(),
-                when: Some(at(4 * DAY + (h + 1) as i64 * 3600)),
+                when: Some(epoch.at(4 * DAY + (h + 1) as i64 * 3600)),
                 old: Some(old),
                 edited_by: Some(AuthenticatorInfo {
                     r#type: AuthenticationType::WebOauth as i32,
@@ -435,7 +440,7 @@ fn history(part: &RobotPart) -> Vec<Pb<RobotPartHistoryEntry>> {
         .collect()
 }
 
-fn registry(state: &mut State, sizes: &Sizes) {
+fn registry(state: &mut State, sizes: &Sizes, epoch: Epoch) {
     for m in 0..sizes.modules {
         let name = module_name(m);
         let item_id = format!("{NAMESPACE}:{name}");
@@ -460,8 +465,8 @@ fn registry(state: &mut State, sizes: &Sizes) {
                 markdown_description: Some(format!("# {name}\nBuilt for the Fleet Robotics machines.")),
                 ..Default::default()
             })),
-            created_at: Some(at((6 + m as i64) * DAY)),
-            updated_at: Some(at((40 + m as i64) * DAY)),
+            created_at: Some(epoch.at((6 + m as i64) * DAY)),
+            updated_at: Some(epoch.at((40 + m as i64) * DAY)),
             ..Default::default()
         }));
         for v in 0..3 {
@@ -472,7 +477,7 @@ fn registry(state: &mut State, sizes: &Sizes) {
                     platform: platform.into(),
                     platform_tags: Vec::new(),
                     size: size + (m * 4096 + v * 1024) as u64,
-                    uploaded_at: Pb(at((7 + m as i64 + 10 * v as i64) * DAY)),
+                    uploaded_at: Pb(epoch.at((7 + m as i64 + 10 * v as i64) * DAY)),
                 });
             }
         }
@@ -492,19 +497,19 @@ fn registry(state: &mut State, sizes: &Sizes) {
                 model_framework: ModelFramework::Tflite as i32,
                 detailed_versions: vec![MlModelVersion {
                     version: "2026-02-01T00-00-00".into(),
-                    created_on: Some(at(31 * DAY)),
+                    created_on: Some(epoch.at(31 * DAY)),
                 }],
                 ..Default::default()
             })),
-            created_at: Some(at(31 * DAY)),
-            updated_at: Some(at(59 * DAY)),
+            created_at: Some(epoch.at(31 * DAY)),
+            updated_at: Some(epoch.at(59 * DAY)),
             ..Default::default()
         }));
     }
 }
 
 /// Each key owns a location; every other one also operates a machine, every fifth the organization.
-fn keys(state: &mut State, sizes: &Sizes) {
+fn keys(state: &mut State, sizes: &Sizes, epoch: Epoch) {
     for k in 0..sizes.keys {
         let key_id = id(6, k);
         let location = k % sizes.locations;
@@ -512,7 +517,7 @@ fn keys(state: &mut State, sizes: &Sizes) {
             id: key_id.clone(),
             key: format!("fleetkey{k:024}"),
             name: format!("{}-ops-{k}", site(location).to_lowercase().replace(' ', "-")),
-            created_on: Some(at((5 + k as i64 % 100) * DAY)),
+            created_on: Some(epoch.at((5 + k as i64 % 100) * DAY)),
         }));
         state.authorizations.push(grant("location_owner", "location", &location_id(location), &key_id, "api-key"));
         if k % 2 == 0 {
@@ -543,7 +548,7 @@ mod tests {
 
     #[test]
     fn a_fleet_has_the_documented_shape_and_is_the_same_every_time() {
-        let fleet = build(2000);
+        let fleet = build(2000, Epoch(0));
         assert_eq!(fleet.robots.len(), 2000);
         assert_eq!(fleet.locations.len(), 20);
         let in_first = fleet.robots.iter().filter(|r| r.location == location_id(0)).count();
@@ -558,7 +563,7 @@ mod tests {
         assert_eq!((noisy.part.name.as_str(), noisy.logs.len(), noisy.history.len()), ("noisy-main", 10_000, 50));
         assert_eq!(fleet.organizations[0].members.len(), 153);
         assert_eq!(fleet.api_keys.len(), 66);
-        let again = build(2000);
+        let again = build(2000, Epoch(0));
         assert_eq!(fleet.robots, again.robots);
         assert!(fleet.parts.iter().zip(&again.parts).all(|(a, b)| a.part == b.part && a.logs == b.logs));
     }

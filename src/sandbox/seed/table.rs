@@ -6,7 +6,7 @@ use crate::proto::viam::app::v1::OnlineState;
 
 /// `| what | id |` rows naming every seeded thing a README example may use.
 pub fn demo_table() -> String {
-    let state = build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY);
+    let state = build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY, &crate::sandbox::state::now());
     let mut rows = vec![format!("| API key id / key | `{DEMO_API_KEY_ID}` / `{DEMO_API_KEY}` |")];
     for record in &state.organizations {
         let org = &record.org;

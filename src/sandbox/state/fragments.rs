@@ -16,16 +16,17 @@ pub fn set_fragment_config(fragment: &mut Fragment, config: Struct) {
     fragment.fragment = Some(config);
 }
 
+fn uses_fragment(part: &RobotPart, fragment_id: &str) -> bool {
+    config_refs(part.robot_config.as_ref(), "fragments", "id").iter().any(|f| f == fragment_id)
+}
+
 fn visibility_from(visibility: Option<i32>, public: Option<bool>) -> Option<i32> {
     visibility.or(public.map(|p| (if p { FragmentVisibility::Public } else { FragmentVisibility::Private }) as i32))
 }
 
 impl State {
     fn parts_using_fragment<'a>(&'a self, fragment_id: &'a str) -> impl Iterator<Item = &'a RobotPart> + 'a {
-        self.parts
-            .iter()
-            .map(|p| &p.part.0)
-            .filter(move |p| config_refs(p.robot_config.as_ref(), "fragments", "id").iter().any(|f| f == fragment_id))
+        self.parts.iter().map(|p| &p.part.0).filter(move |p| uses_fragment(p, fragment_id))
     }
 
     /// The organization owning the location of a machine.
@@ -163,6 +164,10 @@ impl State {
         fragment.last_updated = Some(when);
         fragment.revision = (fragment.revision.parse::<u64>().unwrap_or(0) + 1).to_string();
         let fragment = fragment.0.clone();
+        let users: Vec<usize> = (0..self.parts.len()).filter(|&i| uses_fragment(&self.parts[i].part, &r.id)).collect();
+        for index in users {
+            self.config_changed(index, &when);
+        }
         Ok(UpdateFragmentResponse { fragment: Some(self.fragment_view(&fragment)) })
     }
 

@@ -73,6 +73,8 @@ pub struct LogTail {
     levels: Vec<String>,
     filter: Option<String>,
     next: u64,
+    /// The time of the previous step: later entries are new to the tail.
+    seen_until: Timestamp,
 }
 
 impl State {
@@ -124,22 +126,29 @@ impl State {
             levels: if r.errors_only { vec!["error".into()] } else { Vec::new() },
             filter: r.filter.filter(|f| !f.is_empty()).map(|f| f.to_lowercase()),
             next: record.logs.len() as u64,
+            seen_until: now(),
         })
     }
 
     /// The machine keeps logging whatever the tail asks for: appends `count` new entries to the part's
-    /// history and returns the ones that match the tail. Fails once the part is gone.
+    /// history and returns the ones that match the tail, after what the part logged since the previous
+    /// step (its simulated viam-server's errors, a restart). Fails once the part is gone.
     pub fn tail_step(&mut self, tail: &mut LogTail, count: u64) -> Result<Vec<LogEntry>, Status> {
+        let now = now();
+        self.advance(&now);
         let record = find_mut(&mut self.parts, &tail.part_id)?;
-        let mut matching = Vec::new();
+        let since = Some(time_key(&tail.seen_until));
+        let logged = record.logs.iter().rev().take_while(|e| e.time.as_ref().map(time_key) > since).count();
+        let mut entries: Vec<LogEntry> =
+            record.logs[record.logs.len() - logged..].iter().map(|e| e.0.clone()).collect();
         for n in tail.next..tail.next + count {
-            let entry = synth_log(&record.part.name, n, now());
-            if matches(&entry, tail.filter.as_deref(), &tail.levels) {
-                matching.push(entry.clone());
-            }
+            let entry = synth_log(&record.part.name, n, now);
+            entries.push(entry.clone());
             record.push_log(entry);
         }
         tail.next += count;
-        Ok(matching)
+        tail.seen_until = now;
+        entries.retain(|entry| matches(entry, tail.filter.as_deref(), &tail.levels));
+        Ok(entries)
     }
 }

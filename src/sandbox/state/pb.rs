@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn direct_json_is_byte_identical_for_every_seeded_part_and_fragment() {
-        let state: State = seed::build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY);
+        let state: State = seed::build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY, &super::super::now());
         assert!(!state.parts.is_empty() && !state.fragments.is_empty());
         for record in &state.parts {
             let id = record.part.id.clone();

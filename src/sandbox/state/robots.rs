@@ -92,7 +92,9 @@ impl State {
     }
 
     pub fn get_robot(&self, r: GetRobotRequest) -> Result<GetRobotResponse, Status> {
-        Ok(GetRobotResponse { robot: Some(find(&self.robots, &r.id)?.0.clone()) })
+        let robot = find(&self.robots, &r.id)?;
+        let main = self.parts.iter().find(|p| p.part.robot == r.id && p.part.main_part);
+        Ok(GetRobotResponse { robot: Some(self.live_robot(robot, main, &now())) })
     }
 
     /// The sandbox rents out no rovers; the organization must still exist.
@@ -106,14 +108,17 @@ impl State {
 
     pub fn get_robot_parts(&self, r: GetRobotPartsRequest) -> Result<GetRobotPartsResponse, Status> {
         find(&self.robots, &r.robot_id)?;
-        Ok(GetRobotPartsResponse { parts: self.parts_of(&r.robot_id).cloned().collect() })
+        let now = now();
+        let parts = self.parts.iter().filter(|p| p.part.robot == r.robot_id).map(|p| self.live_part(p, &now)).collect();
+        Ok(GetRobotPartsResponse { parts })
     }
 
     pub fn get_robot_part(&self, r: GetRobotPartRequest) -> Result<GetRobotPartResponse, Status> {
-        let part = self.part(&r.id)?;
+        let record = find(&self.parts, &r.id)?;
+        let part = &record.part;
         // The text kept in step by `set_part_config`, so a read under the state lock only clones.
         let config_json = part.robot_config_json.clone().unwrap_or_else(|| config_json(part.robot_config.as_ref()));
-        Ok(GetRobotPartResponse { config_json, part: Some(part.clone()) })
+        Ok(GetRobotPartResponse { config_json, part: Some(self.live_part(record, &now())) })
     }
 
     /// Newest first, optionally limited to edits between `start` and `end`.
@@ -143,7 +148,8 @@ impl State {
         for fragment_id in config_refs(config.as_ref(), "fragments", "id") {
             find(&self.fragments, &fragment_id)?;
         }
-        let record = find_mut(&mut self.parts, &r.id)?;
+        let index = index_of(&self.parts, &r.id)?;
+        let record = &mut self.parts[index];
         let when = now();
         record.history.push(Pb(RobotPartHistoryEntry {
             part: current.id.clone(),
@@ -163,7 +169,8 @@ impl State {
             set_part_config(part, config);
         }
         part.last_updated = Some(when);
-        Ok(UpdateRobotPartResponse { part: Some(part.0.clone()) })
+        self.config_changed(index, &when);
+        Ok(UpdateRobotPartResponse { part: Some(self.live_part(&self.parts[index], &when)) })
     }
 
     pub fn new_robot_part(&mut self, r: NewRobotPartRequest) -> Result<NewRobotPartResponse, Status> {
@@ -235,10 +242,11 @@ impl State {
         &mut self,
         r: CreateRobotPartSecretRequest,
     ) -> Result<CreateRobotPartSecretResponse, Status> {
-        let part = &mut find_mut(&mut self.parts, &r.part_id)?.part;
+        let index = index_of(&self.parts, &r.part_id)?;
+        let part = &mut self.parts[index].part;
         part.secrets.push(new_shared_secret(new_id(), new_secret(), now()));
         sync_part_secret(part);
-        Ok(CreateRobotPartSecretResponse { part: Some(part.0.clone()) })
+        Ok(CreateRobotPartSecretResponse { part: Some(self.live_part(&self.parts[index], &now())) })
     }
 
     pub fn delete_robot_part_secret(
@@ -253,7 +261,13 @@ impl State {
 
     pub fn list_robots(&self, r: ListRobotsRequest) -> Result<ListRobotsResponse, Status> {
         find(&self.locations, &r.location_id)?;
-        let robots = self.robots.iter().filter(|m| m.location == r.location_id).map(|m| m.0.clone()).collect();
+        let (mains, now) = (self.main_parts(), now());
+        let robots = self
+            .robots
+            .iter()
+            .filter(|m| m.location == r.location_id)
+            .map(|m| self.live_robot(m, mains.get(m.id.as_str()).copied(), &now))
+            .collect();
         Ok(ListRobotsResponse { robots })
     }
 
@@ -290,7 +304,8 @@ impl State {
             let name = std::mem::take(&mut part.name);
             set_part_name(part, name);
         }
-        Ok(UpdateRobotResponse { robot: Some(robot) })
+        let main = self.parts.iter().find(|p| p.part.robot == r.id && p.part.main_part);
+        Ok(UpdateRobotResponse { robot: Some(self.live_robot(&robot, main, &now())) })
     }
 
     pub fn delete_robot(&mut self, r: DeleteRobotRequest) -> Result<DeleteRobotResponse, Status> {

@@ -3,16 +3,16 @@ use std::collections::HashMap;
 
 use tonic::Status;
 
-use super::{State, config_refs, find};
+use super::{PartRecord, State, config_refs, find, now, stable_hash};
 use crate::proto::viam::app::v1::*;
 
 /// What a part reports about itself once viam-server has run on it. The sandbox has no machines to
 /// ask, so it derives a stable answer from the part id (FNV-1a), the same on every run.
-fn reported(part: &RobotPart) -> PartSummary {
-    let hash = part.id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+fn reported(part: &RobotPart, last_online: Option<prost_types::Timestamp>) -> PartSummary {
+    let hash = stable_hash(&part.id);
     let arch = if hash % 3 == 0 { "amd64" } else { "arm64" };
     PartSummary {
-        last_online: part.last_access,
+        last_online,
         viam_server_version: Some(ViamServerVersion { major: "0".into(), minor: (60 + hash % 6).to_string() }),
         viam_agent_version: Some(ViamAgentVersion { major: "0".into(), minor: (12 + (hash >> 8) % 4).to_string() }),
         os: Some("linux".into()),
@@ -30,7 +30,13 @@ impl State {
         for id in &r.location_ids {
             find(&self.locations, id)?;
         }
-        let robots = self.robots.iter().filter(|m| r.location_ids.contains(&m.location)).map(|m| m.0.clone()).collect();
+        let (mains, now) = (self.main_parts(), now());
+        let robots = self
+            .robots
+            .iter()
+            .filter(|m| r.location_ids.contains(&m.location))
+            .map(|m| self.live_robot(m, mains.get(m.id.as_str()).copied(), &now))
+            .collect();
         Ok(ListRobotsForLocationsResponse { robots })
     }
 
@@ -54,10 +60,11 @@ impl State {
         }
         let fragment_names: HashMap<&str, &str> =
             self.fragments.iter().map(|f| (f.fragment.id.as_str(), f.fragment.name.as_str())).collect();
-        let mut parts_of: HashMap<&str, Vec<&RobotPart>> = HashMap::new();
+        let mut parts_of: HashMap<&str, Vec<&PartRecord>> = HashMap::new();
         for record in &self.parts {
-            parts_of.entry(record.part.robot.as_str()).or_default().push(&record.part);
+            parts_of.entry(record.part.robot.as_str()).or_default().push(record);
         }
+        let now = now();
         let mut locations: Vec<&Location> = self
             .locations
             .iter()
@@ -80,8 +87,10 @@ impl State {
                     .get(robot.id.as_str())
                     .into_iter()
                     .flatten()
-                    .map(|part| {
-                        let awaiting = part.online_state == OnlineState::AwaitingSetup as i32;
+                    .map(|record| {
+                        let part = &record.part;
+                        let (online_state, last_access, seconds_since_online) = self.live_fields(record, &now);
+                        let awaiting = online_state == OnlineState::AwaitingSetup as i32;
                         let fragments = config_refs(part.robot_config.as_ref(), "fragments", "id")
                             .into_iter()
                             .map(|id| FragmentSummary {
@@ -95,10 +104,10 @@ impl State {
                             fragments,
                             dns_name: Some(part.dns_name.clone()),
                             is_main_part: part.main_part,
-                            online_state: part.online_state,
-                            seconds_since_online: part.seconds_since_online,
-                            last_access: part.last_access,
-                            ..if awaiting { PartSummary::default() } else { reported(part) }
+                            online_state,
+                            seconds_since_online,
+                            last_access,
+                            ..if awaiting { PartSummary::default() } else { reported(part, last_access) }
                         }
                     })
                     .collect();
