@@ -36,6 +36,8 @@ const PLAN_TTL: Duration = Duration::from_secs(3600);
 const EXAMPLES: usize = 3;
 /// Parts an apply or rollback result names as failed or in conflict.
 const NAMED: usize = 10;
+/// The order of get_fleet_change's parts: these outcomes first, then the rest as rolled out.
+const PROBLEMS_FIRST: [&str; 5] = ["failed", "error", "outcome_unknown", "conflict", "not_written"];
 /// Recorded changes list_fleet_changes reads.
 const LISTED: usize = 50;
 
@@ -684,7 +686,10 @@ fn get(cx: Arc<CallContext>, a: ChangeIdArgs) -> BoxFuture<ToolResult> {
         let record = settled(&cx.app, &a.change_id.0).await?;
         let mut out = record.summary(cx.app.journal.is_running(record.change_id()));
         out["settings"] = record.start["settings"].clone();
-        out["parts"] = record.parts.iter().map(|p| p.row()).collect();
+        // Problems first: the first page of a large change shows what needs looking at.
+        let mut parts: Vec<&record::PartRecord> = record.parts.iter().collect();
+        parts.sort_by_key(|p| PROBLEMS_FIRST.iter().position(|o| *o == p.outcome()).unwrap_or(PROBLEMS_FIRST.len()));
+        out["parts"] = parts.iter().map(|p| p.row()).collect();
         Ok(out)
     })
 }

@@ -14,6 +14,7 @@ mod defects;
 mod files;
 mod filters;
 mod fleet;
+mod fleet_changes;
 mod http;
 mod mcp;
 mod packaging;

@@ -335,7 +335,7 @@ impl Rollout {
     /// healthy within `verify`. Returns how many failed.
     async fn verify(&self, written: Vec<(usize, Timestamp)>) -> usize {
         let deadline = Instant::now() + self.settings.verify;
-        let poll = (self.settings.verify / 20).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let poll = (self.settings.verify / 50).clamp(Duration::from_millis(100), Duration::from_secs(2));
         let mut pending = written;
         let mut failed = 0;
         while !pending.is_empty() {
