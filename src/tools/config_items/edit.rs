@@ -621,4 +621,35 @@ mod tests {
         );
         assert_eq!(renamed["changed"], json!(["components/a"]));
     }
+
+    #[test]
+    fn a_saved_item_is_put_back_in_its_place_and_every_other_byte_stays() {
+        let text = r#"{"remotes": [{"name": "a", "n": 1.0},{"name": "b"}], "network": {"x": 1}}"#;
+        let config = || Config::parse(text).unwrap();
+        let saved = find_raw(&config(), "remotes", "a").unwrap();
+        let change = Change::Update { name: "a".into(), patch: json!({"n": 2}) };
+        let changed = apply(config(), "remotes", &change).unwrap().text.unwrap();
+        let restored = restore(Config::parse(&changed).unwrap(), "remotes", "a", &saved).unwrap().unwrap();
+        assert_eq!(restored, Config::parse(text).unwrap().to_text());
+        // A removed item goes back where it was; an added one goes away, and so does a list it created.
+        let saved = find_raw(&config(), "remotes", "a").unwrap();
+        let removed = apply(config(), "remotes", &Change::Remove { name: "a".into() }).unwrap().text.unwrap();
+        let back = restore(Config::parse(&removed).unwrap(), "remotes", "a", &saved).unwrap().unwrap();
+        assert_eq!(back, config().to_text());
+        let none = find_raw(&config(), "fragments", "f").unwrap();
+        assert_eq!(none, Saved { item: None, index: 0, kind_present: false });
+        let added = apply(config(), "fragments", &Change::Add(json!("f"))).unwrap().text.unwrap();
+        let gone = restore(Config::parse(&added).unwrap(), "fragments", "f", &none).unwrap().unwrap();
+        assert_eq!(gone, config().to_text());
+        assert_eq!(restore(config(), "fragments", "f", &none).unwrap(), None, "already so");
+    }
+
+    #[test]
+    fn a_fragment_imported_by_its_id_takes_a_version() {
+        let config = Config::parse(r#"{"fragments": ["f1", {"id": "f2", "version": "1"}]}"#).unwrap();
+        let change = Change::Update { name: "f1".into(), patch: json!({"version": "3"}) };
+        let applied = apply(config, "fragments", &change).unwrap();
+        assert_eq!(applied.after, Some(json!({"id": "f1", "version": "3"})));
+        assert_eq!(applied.text.unwrap(), r#"{"fragments":[{"id":"f1","version":"3"},{"id": "f2", "version": "1"}]}"#);
+    }
 }
