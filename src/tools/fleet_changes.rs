@@ -95,11 +95,13 @@ fn journal_error(message: String) -> ToolError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
 enum ChangeOp {
-    AddItem,
-    UpdateItem,
-    RemoveItem,
+    #[serde(rename = "add_item")]
+    Add,
+    #[serde(rename = "update_item")]
+    Update,
+    #[serde(rename = "remove_item")]
+    Remove,
 }
 
 /// The change, as plan_fleet_change takes it.
@@ -132,11 +134,11 @@ impl ChangeArg {
                 problems.push(format!("change.{field}: {op} {needs} {field}"));
             }
         };
-        given("item", self.item.is_some(), self.op == ChangeOp::AddItem);
-        given("name", self.name.as_deref().is_some_and(|n| !n.trim().is_empty()), self.op != ChangeOp::AddItem);
-        given("patch", self.patch.is_some(), self.op == ChangeOp::UpdateItem);
+        given("item", self.item.is_some(), self.op == ChangeOp::Add);
+        given("name", self.name.as_deref().is_some_and(|n| !n.trim().is_empty()), self.op != ChangeOp::Add);
+        given("patch", self.patch.is_some(), self.op == ChangeOp::Update);
         let out = match self.op {
-            ChangeOp::AddItem => {
+            ChangeOp::Add => {
                 let item = self.item.clone().unwrap_or_default();
                 let shape = edit::shape_problems(kind, &item);
                 if self.item.is_some() && !shape.is_empty() {
@@ -145,7 +147,7 @@ impl ChangeArg {
                 let name = edit::name_of(kind, &item).unwrap_or_default().to_string();
                 (Change::Add(item), name.clone(), name)
             }
-            ChangeOp::UpdateItem => {
+            ChangeOp::Update => {
                 let patch = self.patch.clone().unwrap_or_default();
                 if self.patch.as_ref().is_some_and(Map::is_empty) {
                     problems.push("change.patch: must change something".into());
@@ -153,7 +155,7 @@ impl ChangeArg {
                 let renamed = patch.get(edit::key_field(kind)).and_then(Value::as_str).unwrap_or(&name).to_string();
                 (Change::Update { name: name.clone(), patch: Value::Object(patch) }, name, renamed)
             }
-            ChangeOp::RemoveItem => (Change::Remove { name: name.clone() }, name.clone(), name),
+            ChangeOp::Remove => (Change::Remove { name: name.clone() }, name.clone(), name),
         };
         if problems.is_empty() { Ok(out) } else { Err(problems) }
     }
@@ -205,7 +207,7 @@ fn plan(cx: Arc<CallContext>, a: PlanArgs) -> BoxFuture<ToolResult> {
             return Err(ToolError::invalid(problems.join("; ")));
         };
         let kind = a.change.kind.clone();
-        if a.change.op == ChangeOp::AddItem && kind == "fragments" {
+        if a.change.op == ChangeOp::Add && kind == "fragments" {
             let request = app::GetFragmentRequest { id: name.clone(), ..Default::default() };
             if let Err(ToolError::Grpc { code: tonic::Code::NotFound, .. }) = cx.app.read(request).await {
                 return Err(ToolError::invalid(format!("change.item: no fragment has the id {name:?}")));

@@ -10,7 +10,7 @@ use crate::proto::viam::app::v1::*;
 /// ask, so it derives a stable answer from the part id (FNV-1a), the same on every run.
 fn reported(part: &RobotPart, last_online: Option<prost_types::Timestamp>) -> PartSummary {
     let hash = stable_hash(&part.id);
-    let arch = if hash % 3 == 0 { "amd64" } else { "arm64" };
+    let arch = if hash.is_multiple_of(3) { "amd64" } else { "arm64" };
     PartSummary {
         last_online,
         viam_server_version: Some(ViamServerVersion { major: "0".into(), minor: (60 + hash % 6).to_string() }),
