@@ -322,6 +322,16 @@ fn float_json(v: f64) -> Value {
     }
 }
 
+/// The largest magnitude below which every integer is exactly a double.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// A `Struct` holds every number as a double, so an integer written into one (a log line's `Line`, a
+/// config's pin) comes back as one, as Go's protojson writes it: `249`, not `249.0`.
+fn struct_number_json(v: f64) -> Value {
+    let integer = v.fract() == 0.0 && v.abs() < EXACT_INTEGERS && !(v == 0.0 && v.is_sign_negative());
+    if integer { Value::from(v as i64) } else { float_json(v) }
+}
+
 /// Seconds of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59Z.
 const YEARS_1_TO_9999: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
 
@@ -386,7 +396,7 @@ fn value_json(v: &prost_types::Value) -> Value {
     match &v.kind {
         None | Some(V::NullValue(_)) => Value::Null,
         Some(V::BoolValue(b)) => Value::Bool(*b),
-        Some(V::NumberValue(n)) => float_json(*n),
+        Some(V::NumberValue(n)) => struct_number_json(*n),
         Some(V::StringValue(s)) => Value::String(s.clone()),
         Some(V::ListValue(l)) => list_json(l),
         Some(V::StructValue(s)) => struct_to_json(s),
@@ -466,7 +476,7 @@ mod tests {
         assert_eq!(own["part"]["robot_config"], json!({"own": 1}));
         for not_an_object in [None, Some(""), Some("[1]"), Some("{not json")] {
             let v = to_json(&part(not_an_object));
-            assert_eq!(v["robot_config"], json!({"from_struct": 1.0}), "{not_an_object:?}");
+            assert_eq!(v["robot_config"], json!({"from_struct": 1}), "{not_an_object:?}");
             assert!(v.get("robot_config_json").is_none());
         }
         assert!(to_json(&RobotPart::default()).get("robot_config").is_none());
@@ -494,13 +504,13 @@ mod tests {
         // The entry's config is the old fragment's when that has none of its own, and not repeated.
         let entry = |old| FragmentHistoryEntry { config: config(&[("entry", 1.0)]), old, ..Default::default() };
         let v = to_json(&entry(Some(fragment(None, None))));
-        assert_eq!(v["old"]["fragment"], json!({"entry": 1.0}));
+        assert_eq!(v["old"]["fragment"], json!({"entry": 1}));
         assert!(v.get("config").is_none());
         let v = to_json(&entry(Some(fragment(Some(r#"{"old": 2}"#), None))));
         assert_eq!(v["old"]["fragment"], json!({"old": 2}));
         assert!(v.get("config").is_none());
         // With no old fragment to carry it, the entry keeps its own.
-        assert_eq!(to_json(&entry(None))["config"], json!({"entry": 1.0}));
+        assert_eq!(to_json(&entry(None))["config"], json!({"entry": 1}));
     }
 
     #[test]
@@ -562,6 +572,16 @@ mod tests {
         assert_eq!(written["logs"][0]["time"], json!("+10000-01-01T00:00:00Z"));
         assert_eq!(written["logs"][0]["fields"][0], json!({"nan": "NaN", "inf": "Infinity", "ok": 1.5}));
         assert_eq!(wire_json::<GetRobotPartLogsResponse>(&page.encode_to_vec()), Some(written));
+    }
+
+    #[test]
+    fn a_struct_integer_is_written_as_an_integer() {
+        let number = |n: f64| prost_types::Value { kind: Some(prost_types::value::Kind::NumberValue(n)) };
+        let fields = [("line", 249.0), ("neg", -3.0), ("half", 0.5), ("huge", 2f64.powi(53)), ("minus_zero", -0.0)];
+        let caller = prost_types::Struct { fields: fields.map(|(k, n)| (k.to_string(), number(n))).into() };
+        let entry = crate::proto::viam::common::v1::LogEntry { caller: Some(caller), ..Default::default() };
+        let written = serde_json::to_string(&to_json(&entry)["caller"]).unwrap();
+        assert_eq!(written, r#"{"half":0.5,"huge":9007199254740992.0,"line":249,"minus_zero":-0.0,"neg":-3}"#);
     }
 
     #[test]

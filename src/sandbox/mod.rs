@@ -228,12 +228,10 @@ impl RunningSandbox {
     }
 
     /// The whole state, in the format of the state file.
-    /// Parts' and machines' `last_access`, `online_state` and `seconds_since_online` are as AppService
-    /// shows them now.
+    /// The simulated parts are brought up to now first; an online part's stored `last_access` is the
+    /// one of the latest saved change or event (AppService shows its latest check-in).
     pub fn snapshot(&self) -> serde_json::Value {
-        let mut state = self.sandbox.state();
-        state.settle(&state::now());
-        serde_json::to_value(&*state).expect("the state always serializes")
+        serde_json::to_value(&*self.sandbox.state()).expect("the state always serializes")
     }
 
     /// Every part's config text as GetRobotPart would return it now, by part id: cheaper than a

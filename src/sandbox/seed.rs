@@ -1,5 +1,5 @@
-//! The seeded fleets: a deterministic demo fleet (fixed ids and timestamps, no randomness), an empty one,
-//! and `fleet:N` at scale ([`fleet`]).
+//! The seeded fleets: a deterministic demo fleet (fixed ids, times at fixed offsets from the sandbox's
+//! start, no randomness), an empty one, and `fleet:N` at scale ([`fleet`]).
 use prost_types::Timestamp;
 use serde_json::{Value, json};
 

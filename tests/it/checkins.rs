@@ -142,3 +142,57 @@ async fn a_fragment_revision_that_does_not_exist_logs_errors() {
     assert_eq!(messages(&logs)[0].1, format!("fragment {:?} has no revision \"9\"", ids::FRAGMENT));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn seeded_times_are_relative_to_the_start_and_log_integers_are_integers() {
+    let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp();
+    let before_start = chrono::Utc::now().timestamp();
+    let h = harness().await;
+    // Online at the start, on the one clock: not at a frozen date.
+    let rover = h.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_1})).await;
+    assert!(time(&last_access(&rover)) >= before_start, "{rover} started {before_start}");
+    let offline = h.ok("get_robot", json!({"robot_id": ids::ROBOT_ROVER_2})).await;
+    assert!(time(&last_access(&offline)) >= before_start - 3 * 86_400, "offline for 3 days: {offline}");
+    let logs = h.ok("get_robot_part_logs", json!({"robot_part_id": ids::PART_ROVER_1_MAIN, "limit": 1})).await;
+    let entry = &logs["logs"][0];
+    assert!(entry["caller"]["Line"].is_u64() && entry["fields"][0]["seq"].is_u64(), "{entry}");
+    assert!(time(entry["time"].as_str().unwrap()) < before_start, "seeded entries are in the past: {entry}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_fragment_that_goes_bad_reaches_the_online_parts_importing_it() {
+    let h = harness().await;
+    let patch = json!({"fragment_id": ids::FRAGMENT, "kind": "components", "name": "imu",
+                       "patch": {"model": "broken:imu"}});
+    h.ok("update_config_item", patch).await;
+    let logs = until(&h, "the error entry", errors(ids::PART_ROVER_1_MAIN, "broken:imu"), |l| {
+        !l["logs"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(messages(&logs)[0].1, r#"component "imu": model "broken:imu" failed to build"#);
+    // rover-2 imports it too, but is offline: it never fetches its config.
+    let (tool, arguments) = errors(ids::PART_ROVER_2_MAIN, "broken:imu");
+    assert_eq!(h.ok(tool, arguments).await["logs"], json!([]));
+    h.stop().await;
+}
+
+#[test]
+fn the_checkin_period_is_a_bounded_flag_and_an_environment_variable() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        std::process::Command::new(crate::common::BIN)
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("VIAM_LOCATION_ID")
+            .output()
+            .unwrap()
+    };
+    let call = ["call", "get_robot", r#"{"robot_id": "de300000-0003-4000-8000-000000000001"}"#];
+    let zero = run(&[&["--sandbox", "--sandbox-checkin-ms", "0"][..], &call].concat(), &[]);
+    assert_eq!(zero.status.code(), Some(2), "{zero:?}");
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--sandbox-checkin-ms"), "{zero:?}");
+    let from_env = run(&[&["--sandbox"][..], &call].concat(), &[("VIAM_SANDBOX_CHECKIN_MS", "3600001")]);
+    assert_eq!(from_env.status.code(), Some(2), "{from_env:?}");
+    let fine = run(&[&["--sandbox"][..], &call].concat(), &[("VIAM_SANDBOX_CHECKIN_MS", "50")]);
+    assert!(fine.status.success(), "{fine:?}");
+}

@@ -174,7 +174,7 @@ async fn dry_runs_and_no_ops_send_no_write() {
                    "patch": {"attributes": {"width_mm": 300}}, "dry_run": true}),
         )
         .await;
-    assert_eq!(changed["changed"], json!({"/attributes/width_mm": {"from": 260.0, "to": 300}}));
+    assert_eq!(changed["changed"], json!({"/attributes/width_mm": {"from": 260, "to": 300}}));
     let removed = h
         .ok(
             "remove_config_item",
@@ -182,12 +182,12 @@ async fn dry_runs_and_no_ops_send_no_write() {
         )
         .await;
     assert_eq!(removed["removed"]["module_id"], json!(ids::MODULE_ID));
-    // The same value again, even written as 260 for the stored 260.0, changes nothing.
+    // The same value again, even written as 260.0 for the stored 260, changes nothing.
     let same = h
         .ok(
             "update_config_item",
             json!({"robot_part_id": ROVER, "kind": "components", "name": "base",
-                   "patch": {"attributes": {"width_mm": 260}}}),
+                   "patch": {"attributes": {"width_mm": 260.0}}}),
         )
         .await;
     assert_eq!(same["unchanged"], json!(true));
@@ -256,12 +256,12 @@ async fn a_fragment_is_edited_the_same_way() {
     assert!(request.last_known_update.is_some() && request.name == before["name"]);
     let after = fragment(&h).await;
     let mut expected = before["fragment"].clone();
-    expected["components"][0]["attributes"]["rate_hz"] = json!(50.0);
+    expected["components"][0]["attributes"]["rate_hz"] = json!(50);
     assert_eq!(after["fragment"], expected);
     assert_eq!((&after["name"], &after["visibility"]), (&before["name"], &before["visibility"]));
 
     let items = h.ok("get_config_items", json!({"fragment_id": ids::FRAGMENT, "name": "imu"})).await;
-    assert_eq!(items["items"]["components"][0]["attributes"]["rate_hz"], json!(50.0));
+    assert_eq!(items["items"]["components"][0]["attributes"]["rate_hz"], json!(50));
     assert_eq!(items["last_updated"], out["last_updated"]);
     h.stop().await;
 }
@@ -357,7 +357,7 @@ async fn item_edits_on_a_fleet_at_scale() {
     let (after, _) = part(&h, &part_id).await;
     let mut expected = before.clone();
     expected["fragments"].as_array_mut().unwrap().push(unused);
-    expected["components"][0]["attributes"]["poll_hz"] = json!(7.0);
+    expected["components"][0]["attributes"]["poll_hz"] = json!(7);
     assert_eq!(after, expected, "only the fragment and the one attribute changed");
     h.stop().await;
 }

@@ -1,6 +1,6 @@
 //! `--seed fleet:N`: a fleet at scale, to see what results and paging look like on a real fleet. Every
-//! id, name, time, state and config is a function of N and an index (no randomness), so two runs with
-//! the same N hold the same fleet.
+//! id, name, state and config is a function of N and an index, and every time a fixed offset from the
+//! sandbox's start (no randomness), so two runs with the same N hold the same fleet.
 //!
 //! One organization ([`ids::ORG`], "Fleet Robotics") with N/100 locations, the first of which holds 20%
 //! of the machines; N machines (8 in 10 online, 1 in 10 offline, 1 in 10 awaiting setup) of 1–3 parts
@@ -360,18 +360,10 @@ fn part_config(machine: usize, part: usize, sizes: &Sizes) -> Value {
     })
 }
 
-/// What `set_part_config` stores, without its reflection round trip (thousands of those take seconds
-/// in a debug build): the `Struct`, and its JSON with every number a double, as the `Struct` holds it.
-fn set_config(part: &mut RobotPart, mut config: Value) {
-    fn doubles(value: &mut Value) {
-        match value {
-            Value::Number(n) => *n = n.as_f64().and_then(serde_json::Number::from_f64).unwrap_or_else(|| n.clone()),
-            Value::Array(items) => items.iter_mut().for_each(doubles),
-            Value::Object(fields) => fields.values_mut().for_each(doubles),
-            _ => {}
-        }
-    }
-    doubles(&mut config);
+/// What `set_part_config` stores, without its round trip through a `Struct` (thousands of those take
+/// seconds in a debug build): the `Struct`, and its JSON (the seed's numbers are integers, which the
+/// round trip keeps).
+fn set_config(part: &mut RobotPart, config: Value) {
     let fields = config.as_object().cloned().unwrap_or_default();
     part.robot_config_json = Some(serde_json::to_string_pretty(&config).expect("JSON values always serialize"));
     part.robot_config = Some(to_struct(&fields));

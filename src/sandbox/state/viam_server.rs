@@ -286,12 +286,9 @@ impl State {
     /// Simulates every check-in up to `now` of the parts with something pending.
     pub fn advance(&mut self, now: &Timestamp) {
         let now = micros(now);
-        for id in self.servers.pending.clone() {
-            let still = self.position(&id).is_some_and(|index| self.advance_part(index, now));
-            if !still {
-                self.servers.pending.remove(&id);
-            }
-        }
+        let mut pending = std::mem::take(&mut self.servers.pending);
+        pending.retain(|id| self.position(id).is_some_and(|index| self.advance_part(index, now)));
+        self.servers.pending = pending;
     }
 
     /// Where part `id` is in `parts`, through a cache that is rebuilt when parts have moved.
@@ -581,6 +578,55 @@ mod tests {
             errors.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>(),
             [r#"component "imu": model "broken:imu" failed to build"#]
         );
+    }
+
+    #[test]
+    fn a_saved_state_keeps_what_is_pending_and_broken() {
+        let mut state = demo();
+        let (changed, broken) = (ids::PART_ROVER_1_MAIN, ids::PART_ARM_MAIN);
+        write(&mut state, broken, json!({"components": [{"name": "arm", "model": "broken:x"}]}), START);
+        seen(&mut state, broken, START + 2 * PERIOD);
+        write(&mut state, changed, json!({"modules": [{"module_id": "acme:nope"}]}), START + 2 * PERIOD);
+        let saved = serde_json::to_string(&state).unwrap();
+        let mut loaded: State = serde_json::from_str(&saved).unwrap();
+        let later = START + 100 * PERIOD;
+        loaded.start_servers(Schedule::new(&timestamp(later), Duration::from_micros(PERIOD as u64)));
+        assert_eq!(loaded.servers.pending, [changed.to_string(), broken.to_string()].into());
+        let next = loaded.servers.schedule.next_after(changed, later - 1);
+        assert_eq!(seen(&mut loaded, changed, next).0, OFFLINE, "the change made before the restart is applied");
+        let (online, _, errors) = seen(&mut loaded, broken, next + PERIOD);
+        assert_eq!((online, errors.last().unwrap().0 > later), (ONLINE, true), "still broken, still logging");
+    }
+
+    #[test]
+    fn a_tail_shows_the_errors_of_broken_checkins() {
+        let start = crate::sandbox::state::now();
+        let mut state = seed::build(Seed::Demo, DEMO_API_KEY_ID, DEMO_API_KEY, &start);
+        state.start_servers(Schedule::new(&start, Duration::from_millis(1)));
+        let request = crate::proto::viam::app::v1::TailRobotPartLogsRequest {
+            id: ids::PART_ARM_MAIN.into(),
+            errors_only: true,
+            filter: Some("broken:".into()),
+        };
+        let mut tail = state.tail_robot_part_logs(request).unwrap();
+        write(
+            &mut state,
+            ids::PART_ARM_MAIN,
+            json!({"components": [{"name": "arm", "model": "broken:x"}]}),
+            micros(&start),
+        );
+        let mut seen = Vec::new();
+        for _ in 0..500 {
+            std::thread::sleep(Duration::from_millis(2));
+            seen.extend(state.tail_step(&mut tail, 1).unwrap());
+            if seen.len() >= 3 {
+                break;
+            }
+        }
+        assert!(seen.len() >= 3, "{seen:?}");
+        assert!(seen.iter().all(|e| e.message == r#"component "arm": model "broken:x" failed to build"#), "{seen:?}");
+        let times: Vec<i64> = seen.iter().map(|e| micros(e.time.as_ref().unwrap())).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "each check-in once, in order: {times:?}");
     }
 
     #[test]
