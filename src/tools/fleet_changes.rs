@@ -719,11 +719,8 @@ fn stop(cx: Arc<CallContext>, a: ChangeIdArgs) -> BoxFuture<ToolResult> {
         let journal = &cx.app.journal;
         let record = load(journal, &a.change_id.0)?;
         if !journal.is_running(&a.change_id.0) {
-            return Err(ToolError::invalid(format!(
-                "change_id: change {} is not running (it is {})",
-                a.change_id,
-                record.state(false)
-            )));
+            let state = record.state(false);
+            return Ok(json!({"change_id": a.change_id.0, "state": state, "message": "it is not running"}));
         }
         journal.request_stop(&a.change_id.0).map_err(ToolError::local)?;
         Ok(json!({"change_id": a.change_id.0, "state": "stopping",
