@@ -265,7 +265,9 @@ impl Rollout {
             return Written::Failed;
         }
         let started = Instant::now();
-        let result = config_items::write(&self.cx, &target, &current, text).await;
+        // `last_known_update` is the planned time, whatever was read: never a blind write.
+        let planned = Current { name: current.name.clone(), text: String::new(), last_updated: Some(job.expect) };
+        let result = config_items::write(&self.cx, &target, &planned, text).await;
         if let Some((log, entry)) = &audited {
             let status = result.as_ref().map_or_else(ToolError::code, |_| "OK".to_string());
             if let Err(e) = log.outcome(entry, &status, started.elapsed()).await {
