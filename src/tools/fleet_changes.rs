@@ -9,7 +9,7 @@ mod rollout;
 use super::args::Id;
 use super::config_items::edit::{self, Change, Refusal, Saved};
 use super::config_items::{self, Target, time_json};
-use super::machines::fleet_view::{Filter, main_state};
+use super::machines::fleet_view::{Filter, main_state, read_summaries};
 use super::{App, BoxFuture, CallContext, Row, ToolResult, custom, custom_with_preview, row, schema_object};
 use crate::call::ScopeArg::Targets;
 use crate::error::ToolError;
@@ -355,13 +355,7 @@ fn group_diff(mut diff: Map<String, Value>) -> Value {
 /// The parts the selection names: from one ListMachineSummaries, filtered here as
 /// list_machine_summaries filters.
 async fn select(app: &App, a: &PlanArgs) -> Result<Vec<Selected>, ToolError> {
-    let request = app::ListMachineSummariesRequest {
-        organization_id: a.org_id.0.clone(),
-        fragment_ids: a.fragment_ids.iter().map(|id| id.0.clone()).collect(),
-        location_ids: a.location_ids.iter().map(|id| id.0.clone()).collect(),
-        limit: None,
-    };
-    let response = app.read(request).await?;
+    let response = read_summaries(app, &a.org_id, &a.fragment_ids, &a.location_ids).await?;
     let needle = a.name_contains.as_deref().map(str::to_lowercase);
     let main_only = a.main_part_only.unwrap_or(true);
     let mut selected = Vec::new();
@@ -549,22 +543,9 @@ fn apply(cx: Arc<CallContext>, a: ApplyArgs) -> BoxFuture<ToolResult> {
             "org_id": org, "change": summary["change"], "item": {"kind": kind, "name": name_after},
             "settings": settings_json(&settings), "targets": recorded,
         });
-        let edit = Edit::Apply { kind, change: change_edit, name, name_after };
-        let stop = journal.start_running(&change_id);
-        let (events, progress) = mpsc::unbounded_channel();
-        let rollout = Rollout {
-            change_id,
-            tool: "apply_fleet_change",
-            cx: cx.clone(),
-            edit,
-            jobs,
-            settings,
-            stop,
-            events,
-            undoes: None,
-            settled: Default::default(),
-        };
-        launch(&cx, rollout, start, progress, wait).await
+        let work =
+            Work { edit: Edit::Apply { kind, change: change_edit, name, name_after }, jobs, settings, undoes: None };
+        launch(cx, "apply_fleet_change", change_id, start, work, wait).await
     })
 }
 
@@ -573,22 +554,46 @@ fn settings_json(s: &Settings) -> Value {
            "verify_seconds": s.verify.as_secs()})
 }
 
+/// What a rollout does: each job's write, in waves as `settings` say.
+struct Work {
+    edit: Edit,
+    jobs: Vec<Job>,
+    settings: Settings,
+    /// For a rollback, the change it undoes.
+    undoes: Option<String>,
+}
+
 /// Records the change's start, rolls it out in a task of the server and waits for it: until it
 /// ends, `wait` passes (it goes on; the answer says `running`) or the call is cancelled (it
 /// stops before its next write).
 async fn launch(
-    cx: &CallContext,
-    rollout: Rollout,
+    cx: Arc<CallContext>,
+    tool: &'static str,
+    change_id: String,
     start: Value,
-    mut progress: mpsc::UnboundedReceiver<Event>,
+    work: Work,
     wait: Duration,
 ) -> ToolResult {
     let journal = cx.app.journal.clone();
-    let (change_id, stop) = (rollout.change_id.clone(), rollout.stop.clone());
+    let stop = journal.start_running(&change_id);
     if let Err(e) = journal.append(&change_id, &start).await {
         journal.finish_running(&change_id);
         return Err(ToolError::local(format!("nothing was written: {e}")));
     }
+    let (events, mut progress) = mpsc::unbounded_channel();
+    let Work { edit, jobs, settings, undoes } = work;
+    let rollout = Rollout {
+        change_id: change_id.clone(),
+        tool,
+        cx: cx.clone(),
+        edit,
+        jobs,
+        settings,
+        stop: stop.clone(),
+        events,
+        undoes,
+        settled: Default::default(),
+    };
     let running = tokio::spawn(Arc::new(rollout).run());
     let deadline = tokio::time::Instant::now() + wait;
     let mut cancelled = false;
@@ -802,20 +807,8 @@ fn rollback(cx: Arc<CallContext>, a: RollbackArgs) -> BoxFuture<ToolResult> {
             "org_id": org, "change": undo.record.start["change"], "item": item,
             "settings": settings_json(&settings), "targets": targets,
         });
-        let stop = journal.start_running(&change_id);
-        let (events, progress) = mpsc::unbounded_channel();
-        let rollout = Rollout {
-            change_id,
-            tool: "rollback_fleet_change",
-            cx: cx.clone(),
-            edit: Edit::Restore { kind, name_after },
-            jobs,
-            settings,
-            stop,
-            events,
-            undoes: Some(a.change_id.0.clone()),
-            settled: Default::default(),
-        };
-        launch(&cx, rollout, start, progress, wait).await
+        let undoes = Some(a.change_id.0.clone());
+        let work = Work { edit: Edit::Restore { kind, name_after }, jobs, settings, undoes };
+        launch(cx, "rollback_fleet_change", change_id, start, work, wait).await
     })
 }

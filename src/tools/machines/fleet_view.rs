@@ -1,7 +1,7 @@
 //! `list_machine_summaries`: every machine of an organization in compact rows, filtered and paged by
 //! the server (AppService filters by location and fragment only, and has no paging).
 use super::super::args::Id;
-use super::super::{BoxFuture, CallContext, Op, ToolResult, custom, schema_object};
+use super::super::{App, BoxFuture, CallContext, Op, ToolResult, custom, schema_object};
 use crate::cursor;
 use crate::error::ToolError;
 use crate::proto::viam::app::v1 as app;
@@ -120,14 +120,7 @@ fn list_machine_summaries(cx: Arc<CallContext>, a: SummariesArgs) -> BoxFuture<T
             online_state: a.online_state,
         };
         let after: Option<Position> = a.cursor.as_deref().map(|c| cursor::open(TOOL, &selection, c)).transpose()?;
-        // No `limit` on the wire: it would cap the machines before the name and state filters.
-        let request = app::ListMachineSummariesRequest {
-            organization_id: a.org_id.0.clone(),
-            fragment_ids: a.fragment_ids.iter().map(|id| id.0.clone()).collect(),
-            location_ids: a.location_ids.iter().map(|id| id.0.clone()).collect(),
-            limit: None,
-        };
-        let response = cx.unary(request).await?;
+        let response = read_summaries(&cx.app, &a.org_id, &a.fragment_ids, &a.location_ids).await?;
         let needle = a.name_contains.as_deref().map(str::to_lowercase);
         let mut location_names = Map::new();
         let mut machines: Vec<Machine> = Vec::new();
@@ -183,6 +176,23 @@ fn list_machine_summaries(cx: Arc<CallContext>, a: SummariesArgs) -> BoxFuture<T
 }
 
 /// A machine is in the state of its main part (of its first part, when none is marked main).
+/// The organization's machine summaries, filtered by the service by location and fragment only:
+/// no `limit` on the wire, which would cap the machines before the name and state filters.
+pub(in crate::tools) async fn read_summaries(
+    app: &App,
+    org_id: &Id,
+    fragment_ids: &[Id],
+    location_ids: &[Id],
+) -> Result<app::ListMachineSummariesResponse, ToolError> {
+    let request = app::ListMachineSummariesRequest {
+        organization_id: org_id.0.clone(),
+        fragment_ids: fragment_ids.iter().map(|id| id.0.clone()).collect(),
+        location_ids: location_ids.iter().map(|id| id.0.clone()).collect(),
+        limit: None,
+    };
+    app.read(request).await
+}
+
 pub(in crate::tools) fn main_state(machine: &app::MachineSummary) -> State {
     let parts = &machine.part_summaries;
     parts.iter().find(|p| p.is_main_part).or(parts.first()).map_or(State::Unknown, |p| State::of(p.online_state))
