@@ -69,6 +69,7 @@ pub enum Toolset {
     Access,
     Registry,
     Keys,
+    Changes,
 }
 
 /// What every call shares: the connection and the configured default location.
@@ -76,6 +77,8 @@ pub struct App {
     pub conn: Connection,
     /// From `--location-id` / `VIAM_LOCATION_ID`.
     pub default_location: Option<String>,
+    /// The fleet change records under `--state-dir`.
+    pub journal: Arc<crate::journal::Journal>,
 }
 
 impl App {
@@ -189,6 +192,8 @@ pub enum ScopeArg {
     Fragment(&'static str),
     /// `robot_part_id` or `fragment_id`, whichever is given (the config item tools take one).
     PartOrFragment,
+    /// Targets the op finds itself (a fleet change's parts) and checks each against the scope.
+    Targets,
     RegistryItem(&'static str),
     Module(&'static str),
     Key(&'static str),
@@ -208,7 +213,7 @@ impl ScopeArg {
     /// The top-level arguments this target is read from.
     pub fn argument_names(self) -> Vec<String> {
         match self {
-            ScopeArg::NewOrganization => Vec::new(),
+            ScopeArg::NewOrganization | ScopeArg::Targets => Vec::new(),
             ScopeArg::DefaultLocation => vec!["location_id".into()],
             ScopeArg::NewLocation => vec!["org_id".into(), "parent_location_id".into()],
             ScopeArg::PartOrFragment => vec!["robot_part_id".into(), "fragment_id".into()],

@@ -4,6 +4,7 @@ pub mod connection;
 pub mod cursor;
 pub mod error;
 pub mod http;
+pub mod journal;
 pub mod json_text;
 pub mod logging;
 pub mod lookup;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use viam_fleet_mcp::call::App;
 use viam_fleet_mcp::connection::{ApiKey, Connection, ConnectionConfig, DEFAULT_APP_URL};
 use viam_fleet_mcp::http::HttpOptions;
+use viam_fleet_mcp::journal::{Journal, default_state_dir};
 use viam_fleet_mcp::pipeline::{Call, Fleet, Reply};
 use viam_fleet_mcp::safety::audit::AuditLog;
 use viam_fleet_mcp::safety::budget::{Budget, DEFAULT_MAX_RESULT_BYTES, MIN_MAX_RESULT_BYTES};
@@ -153,6 +154,10 @@ struct Options {
     /// validate structuredContent; no client hands it to a model.
     #[arg(long, global = true)]
     output_schemas: bool,
+    /// Where fleet changes are recorded (plans and per-change journals); replicas share it.
+    /// Default: $XDG_STATE_HOME/viam-fleet-mcp, else ~/.local/state/viam-fleet-mcp.
+    #[arg(long, global = true, env = "VIAM_MCP_STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// Threads that run calls: 0 (the default) runs everything on one thread.
     #[arg(long, global = true, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=64))]
     worker_threads: u16,
@@ -176,10 +181,9 @@ impl Options {
             // Checked now: a missing directory found after a key was created would lose the key.
             anyhow::ensure!(dir.is_dir(), "--secrets-dir {} is not an existing directory", dir.display());
         }
-        let confirmations = match self.state_key()? {
-            Some(key) => Confirmations::with_key(key).map_err(anyhow::Error::msg)?,
-            None => Confirmations::default(),
-        };
+        // Without a shared key, a random one: states and plans are then this process's alone.
+        let key = self.state_key()?.unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+        let confirmations = Confirmations::with_key(key.clone()).map_err(anyhow::Error::msg)?;
         Ok(Policy {
             confirm: self.confirm,
             confirmations,
@@ -192,6 +196,14 @@ impl Options {
             budget: Budget(self.max_result_bytes as usize),
             listings: Default::default(),
         })
+    }
+
+    /// The fleet change journal, sealing plans with the same key as confirmations.
+    fn journal(&self, policy: &Policy) -> anyhow::Result<Arc<Journal>> {
+        let key = self.state_key()?.unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+        let dir = self.state_dir.clone().or_else(default_state_dir);
+        let journal = Journal::new(dir, key, policy.audit.clone(), policy.scope.clone()).map_err(anyhow::Error::msg)?;
+        Ok(Arc::new(journal))
     }
 
     /// The shared sealing key, from --state-key-file or VIAM_MCP_STATE_KEY.
@@ -243,8 +255,9 @@ impl Options {
             let running = sandbox::start(config, listener).await?;
             tracing::info!(url = %running.url(), "sandbox started");
             let conn = Connection::new(ConnectionConfig { url: running.url(), api_key: Some(api_key), timeout })?;
-            let app = Arc::new(App { conn, default_location });
-            return Ok((Arc::new(Fleet { app, policy: self.policy()? }), Some(running)));
+            let policy = self.policy()?;
+            let app = Arc::new(App { conn, default_location, journal: self.journal(&policy)? });
+            return Ok((Arc::new(Fleet { app, policy }), Some(running)));
         }
         let api_key = match (std::env::var("VIAM_API_KEY"), std::env::var("VIAM_API_KEY_ID")) {
             (Ok(key), Ok(id)) if !key.is_empty() && !id.is_empty() => Some(ApiKey { id, key }),
@@ -255,8 +268,9 @@ impl Options {
             ConnectionConfig { url: self.app_url.clone(), api_key, timeout },
             ca_file.as_deref(),
         )?;
-        let app = Arc::new(App { conn, default_location: self.location_id.clone() });
-        Ok((Arc::new(Fleet { app, policy: self.policy()? }), None))
+        let policy = self.policy()?;
+        let app = Arc::new(App { conn, default_location: self.location_id.clone(), journal: self.journal(&policy)? });
+        Ok((Arc::new(Fleet { app, policy }), None))
     }
 }
 

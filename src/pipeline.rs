@@ -273,7 +273,7 @@ mod tests {
     async fn bad_arguments_name_the_argument_and_send_nothing() {
         let config =
             ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
-        let app = App { conn: Connection::new(config).unwrap(), default_location: None };
+        let app = App { conn: Connection::new(config).unwrap(), default_location: None, journal: Default::default() };
         let fleet = Fleet { app: Arc::new(app), policy: Policy::default() };
         let row = catalogue().get("get_organization").unwrap();
         let call = |args: Value| fleet.call(row, Call::plain(args.as_object().unwrap().clone()));

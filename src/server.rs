@@ -47,8 +47,8 @@ unless the user asks. Other secrets read <redacted>; a result's redacted note sa
 dest and file_path must lie inside an --allow-dir directory or an MCP root; a relative path is \
 relative to the server's working directory; an existing dest is replaced only with overwrite: true. \
 With dest the result is {path, bytes, count}.
-Toolsets: organizations, locations, machines, logs, fragments, access, registry, keys. A client with a \
-tool limit (Cursor: 40) should start the server with --toolsets (e.g. machines,logs) or --read-only.";
+Toolsets: organizations, locations, machines, logs, fragments, access, registry, keys, changes. A client \
+with a tool limit (Cursor: 40) should start the server with --toolsets (e.g. machines,logs) or --read-only.";
 
 #[derive(Clone)]
 pub struct FleetServer {

@@ -63,6 +63,16 @@ impl Scope {
         Ok(())
     }
 
+    /// Refuses a part whose location (of organization `org_id`) is outside the scope.
+    pub fn check_part(&self, part_id: &str, location_id: &str, org_id: &str) -> Result<(), ToolError> {
+        let part = Resolved {
+            what: format!("part {part_id:?}"),
+            location: Some(location_id.to_string()),
+            org: Some(org_id.to_string()),
+        };
+        if self.is_unrestricted() || self.contains(&part) { Ok(()) } else { Err(self.refuse(&part)) }
+    }
+
     fn contains(&self, target: &Resolved) -> bool {
         match (&target.location, &target.org) {
             (Some(location), _) if !self.locations.is_empty() => self.locations.contains(location),
@@ -159,6 +169,8 @@ fn claims(
     for arg in rule {
         match arg {
             Arg::NewOrganization => out.push(plain(Target::NewOrganization)),
+            // The op checks each target itself, with `Scope::check_part`.
+            Arg::Targets => {}
             Arg::Org(name) => out.push(plain(Target::Org(required(arguments, name)?))),
             Arg::Location(name) => out.push(plain(Target::Location(required(arguments, name)?))),
             Arg::MaybeLocation(name) => {

@@ -234,6 +234,14 @@ impl RunningSandbox {
         serde_json::to_value(&*self.sandbox.state()).expect("the state always serializes")
     }
 
+    /// Every part's config text as GetRobotPart would return it now, by part id: cheaper than a
+    /// whole [`snapshot`](Self::snapshot) for tests that compare configs before and after.
+    pub fn part_configs(&self) -> std::collections::BTreeMap<String, String> {
+        let state = self.sandbox.state();
+        let text = |p: &state::PartRecord| p.part.robot_config_json.clone().unwrap_or_default();
+        state.parts.iter().map(|p| (p.part.id.clone(), text(p))).collect()
+    }
+
     /// Stops accepting calls, ends open streams and waits for the server to finish.
     pub async fn shutdown(mut self) {
         self.sandbox.stop.cancel();

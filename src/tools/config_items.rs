@@ -2,7 +2,7 @@
 //! config. Each write reads the config and its `last_updated`, changes the one item in the
 //! config's JSON text and sends one update carrying `last_known_update`, so a concurrent change
 //! makes it fail (`conflict`) instead of being overwritten.
-mod edit;
+pub(super) mod edit;
 
 pub(super) use edit::config_changes;
 
@@ -106,7 +106,7 @@ fn write_output() -> Map<String, Value> {
 
 /// Whose config a call edits.
 #[derive(Debug, Clone)]
-enum Target {
+pub(super) enum Target {
     Part(String),
     Fragment(String),
 }
@@ -150,10 +150,10 @@ impl Target {
 }
 
 /// A config as read, with what an update must send back unchanged.
-struct Current {
-    name: String,
-    text: String,
-    last_updated: Option<Timestamp>,
+pub(super) struct Current {
+    pub(super) name: String,
+    pub(super) text: String,
+    pub(super) last_updated: Option<Timestamp>,
 }
 
 impl Current {
@@ -161,7 +161,7 @@ impl Current {
         time_json(self.last_updated.as_ref())
     }
 
-    fn config(&self, target: &Target) -> Result<Config, ToolError> {
+    pub(super) fn config(&self, target: &Target) -> Result<Config, ToolError> {
         Config::parse(&self.text).map_err(|e| ToolError::local(format!("{}: {e}", target.what())))
     }
 
@@ -170,14 +170,14 @@ impl Current {
     }
 }
 
-fn time_json(time: Option<&Timestamp>) -> Value {
+pub(super) fn time_json(time: Option<&Timestamp>) -> Value {
     let time = time.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32));
     time.map_or(Value::Null, |t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
 }
 
 /// Reads the config as text: the `*_config_json` the service sends keeps integers exact; a
 /// service that sends none gets its `Struct` written out.
-async fn read(app: &App, target: &Target) -> Result<Current, ToolError> {
+pub(super) async fn read(app: &App, target: &Target) -> Result<Current, ToolError> {
     let given = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
     match target {
         Target::Part(id) => {
@@ -202,7 +202,12 @@ async fn read(app: &App, target: &Target) -> Result<Current, ToolError> {
 
 /// The one update: the name as read, the new config text, and `last_known_update`. A fragment
 /// also gets the config as a `Struct`, which is all the SDK sends there.
-async fn write(cx: &CallContext, target: &Target, current: &Current, text: String) -> ToolResult {
+pub(super) async fn write(
+    cx: &CallContext,
+    target: &Target,
+    current: &Current,
+    text: String,
+) -> Result<Option<Timestamp>, ToolError> {
     let last_known_update = current.last_updated;
     let updated = match target {
         Target::Part(id) => {
@@ -230,7 +235,7 @@ async fn write(cx: &CallContext, target: &Target, current: &Current, text: Strin
             cx.unary(request).await?.fragment.and_then(|f| f.last_updated)
         }
     };
-    Ok(time_json(updated.as_ref()))
+    Ok(updated)
 }
 
 fn refused(refusal: Refusal) -> ToolError {
@@ -534,7 +539,7 @@ async fn edit_item(cx: &CallContext, target: &Target, kind: &str, change: Change
     };
     match write(cx, target, &current, text).await {
         Ok(last_updated) => {
-            out.insert("last_updated".into(), last_updated);
+            out.insert("last_updated".into(), time_json(last_updated.as_ref()));
             Ok(Value::Object(out))
         }
         Err(e) => Err(write_failed(app, e, target, kind, &original).await),
@@ -542,7 +547,7 @@ async fn edit_item(cx: &CallContext, target: &Target, kind: &str, change: Change
 }
 
 /// The diff of the one item: what was added or removed, or the changed paths.
-fn describe(applied: &Applied, out: &mut Map<String, Value>) {
+pub(super) fn describe(applied: &Applied, out: &mut Map<String, Value>) {
     match (&applied.before, &applied.after) {
         (None, Some(added)) => {
             out.insert("added".into(), added.clone());
@@ -566,7 +571,7 @@ fn describe(applied: &Applied, out: &mut Map<String, Value>) {
 
 /// How a refused or unanswered update is reported.
 #[derive(Debug, PartialEq)]
-enum Failure {
+pub(super) enum Failure {
     /// The service refused a stale `last_known_update`.
     Conflict,
     /// No answer came back: the update may or may not have been applied.
@@ -574,7 +579,7 @@ enum Failure {
     Other,
 }
 
-fn classify(error: &ToolError) -> Failure {
+pub(super) fn classify(error: &ToolError) -> Failure {
     use tonic::Code::*;
     match error {
         ToolError::Grpc { code: FailedPrecondition | Aborted, .. } => Failure::Conflict,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-mod fleet_view;
+pub(super) mod fleet_view;
 
 pub(super) fn rows() -> Vec<Row> {
     vec![

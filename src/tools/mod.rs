@@ -8,6 +8,7 @@ mod access;
 pub mod args;
 mod config_items;
 mod defaults;
+mod fleet_changes;
 mod fragments;
 mod keys;
 mod locations;
@@ -394,7 +395,7 @@ pub struct Catalogue {
 
 pub fn catalogue() -> &'static Catalogue {
     static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(|| {
-        let domains: [(Toolset, DomainRows); 9] = [
+        let domains: [(Toolset, DomainRows); 10] = [
             (Toolset::Organizations, organizations::rows),
             (Toolset::Locations, locations::rows),
             (Toolset::Machines, machines::rows),
@@ -404,6 +405,7 @@ pub fn catalogue() -> &'static Catalogue {
             (Toolset::Access, access::rows),
             (Toolset::Registry, registry::rows),
             (Toolset::Keys, keys::rows),
+            (Toolset::Changes, fleet_changes::rows),
         ];
         let built = build_domains(&domains);
         let (rows, tools): (Vec<ToolRow>, Vec<Tool>) = built.into_iter().unzip();

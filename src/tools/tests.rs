@@ -8,7 +8,11 @@ use tokio_util::sync::CancellationToken;
 /// An `App` that never dials anything, for tests that only build requests.
 pub(super) fn offline_app() -> App {
     let config = ConnectionConfig { url: "http://127.0.0.1:1".into(), api_key: None, timeout: Duration::from_secs(1) };
-    App { conn: Connection::new(config).expect("a loopback URL is valid"), default_location: None }
+    App {
+        conn: Connection::new(config).expect("a loopback URL is valid"),
+        default_location: None,
+        journal: Default::default(),
+    }
 }
 
 /// A context for calling a custom operation's handler directly.

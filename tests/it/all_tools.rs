@@ -151,6 +151,20 @@ async fn every_tool_works_end_to_end_and_matches_its_output_schema() {
     x.call("delete_robot", json!({"robot_id": bot, "confirm": true})).await;
     x.call("delete_location", json!({"location_id": site, "confirm": true})).await;
 
+    // A fleet change on one machine, and its rollback.
+    let change = json!({"op": "add_item", "kind": "services",
+                        "item": {"name": "fleet-test", "api": "rdk:service:navigation", "model": "builtin"}});
+    let plan = x.call("plan_fleet_change", json!({"org_id": org, "machine_ids": [robot], "change": change})).await;
+    assert_eq!(plan["targets"], json!(1), "{plan}");
+    let settings = json!({"plan": plan["plan"], "confirm": true, "verify_seconds": 1, "wait_seconds": 30});
+    let applied = x.call("apply_fleet_change", settings).await;
+    let change_id = s(&applied["change_id"]);
+    x.call("get_fleet_change", json!({"change_id": change_id})).await;
+    x.call("list_fleet_changes", json!({})).await;
+    x.call("stop_fleet_change", json!({"change_id": change_id})).await;
+    let undo = json!({"change_id": change_id, "confirm": true, "verify_seconds": 1, "wait_seconds": 30});
+    x.call("rollback_fleet_change", undo).await;
+
     // Fragments.
     let fragments = x.call("list_fragments", json!({"org_id": org})).await;
     let fragment = s(&fragments["fragments"][0]["id"]);

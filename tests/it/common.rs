@@ -16,6 +16,13 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt};
 use viam_fleet_mcp::sandbox::{self, DEMO_API_KEY, DEMO_API_KEY_ID, RunningSandbox, SandboxConfig};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_viam-fleet-mcp");
+
+/// Where every server of this test run keeps fleet changes (not the user's state directory);
+/// a test that needs its own passes --state-dir.
+pub fn state_dir() -> &'static str {
+    static DIR: std::sync::LazyLock<tempfile::TempDir> = std::sync::LazyLock::new(|| tempfile::tempdir().unwrap());
+    DIR.path().to_str().unwrap()
+}
 /// The server's log filter in tests: debug, without the transport crates' chatter.
 const RUST_LOG: &str = "debug,rmcp=warn,h2=info,tower=info,hyper_util=info,hyper=info,reqwest=info";
 
@@ -85,6 +92,7 @@ impl HttpServer {
             .env("VIAM_API_KEY", DEMO_API_KEY)
             .env_remove("VIAM_LOCATION_ID")
             .env_remove(viam_fleet_mcp::http::TOKEN_ENV)
+            .env("VIAM_MCP_STATE_DIR", state_dir())
             .env("RUST_LOG", RUST_LOG)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -279,6 +287,7 @@ async fn serve_stdio<C: ClientHandler>(
             .env("VIAM_API_KEY_ID", key_id)
             .env("VIAM_API_KEY", key)
             .env_remove("VIAM_LOCATION_ID")
+            .env("VIAM_MCP_STATE_DIR", state_dir())
             .env("RUST_LOG", RUST_LOG)
             .envs(env.iter().copied());
     });

@@ -15,6 +15,7 @@ mod defects;
 mod files;
 mod filters;
 mod fleet;
+mod fleet_changes;
 mod http;
 mod mcp;
 mod packaging;

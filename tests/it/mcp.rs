@@ -38,8 +38,10 @@ async fn tools_list_matches_the_snapshots() {
 }
 
 /// Arguments that are valid for each destructive tool against the seeded fleet.
-fn destructive_calls() -> Vec<(&'static str, Value)> {
+fn destructive_calls(plan: &Value, change_id: &Value) -> Vec<(&'static str, Value)> {
     vec![
+        ("apply_fleet_change", json!({"plan": plan})),
+        ("rollback_fleet_change", json!({"change_id": change_id})),
         ("delete_organization", json!({"org_id": ids::ORG})),
         ("delete_organization_member", json!({"org_id": ids::ORG, "user_id": ids::USER_BOB})),
         ("delete_organization_invite", json!({"org_id": ids::ORG, "email": ids::INVITE_EMAIL})),
@@ -86,7 +88,19 @@ async fn destructive_tools_without_confirm_change_nothing_and_preview() {
         })
         .map(|t| t.name.to_string())
         .collect();
-    let calls = destructive_calls();
+    // A fleet change to preview: a plan, and a change already applied (before the state is taken).
+    let change = json!({"op": "add_item", "kind": "services",
+                        "item": {"name": "nav", "api": "rdk:service:navigation", "model": "builtin"}});
+    let plan = harness
+        .ok("plan_fleet_change", json!({"org_id": ids::ORG, "machine_ids": [ids::ROBOT_ROVER_1], "change": change}))
+        .await;
+    let applied = harness
+        .ok(
+            "apply_fleet_change",
+            json!({"plan": plan["plan"], "confirm": true, "verify_seconds": 1, "wait_seconds": 30}),
+        )
+        .await;
+    let calls = destructive_calls(&plan["plan"], &applied["change_id"]);
     let mut covered: Vec<String> = calls.iter().map(|(name, _)| name.to_string()).collect();
     covered.sort();
     let mut expected = destructive.clone();

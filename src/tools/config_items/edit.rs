@@ -216,7 +216,11 @@ pub fn apply(config: Config, kind: &str, change: &Change) -> Result<Applied, Ref
         Change::Update { name, patch } => {
             let index = find(name).ok_or_else(|| missing(name))?;
             let before = items[index].1.clone();
-            let mut after = before.clone();
+            // A fragment imported by its bare id takes fields (`version`) as `{"id": …}`.
+            let mut after = match &before {
+                Value::String(id) if kind == "fragments" => json!({"id": id}),
+                item => item.clone(),
+            };
             json_patch::merge(&mut after, patch);
             if same_json(&before, &after) {
                 return Ok(Applied { before: Some(before), after: Some(after), text: None });
@@ -244,6 +248,55 @@ pub fn apply(config: Config, kind: &str, change: &Change) -> Result<Applied, Ref
     }
     config.set(kind, written);
     Ok(Applied { before, after, text: Some(config.to_text()) })
+}
+
+/// The item named `name` of `kind` as it is written, with its position and whether the config
+/// has the kind at all: what [`restore`] needs to put it back.
+pub fn find_raw(config: &Config, kind: &str, name: &str) -> Result<Saved, Refusal> {
+    let items = config.items(kind)?;
+    let found = items.iter().position(|(_, item)| name_of(kind, item) == Some(name));
+    Ok(Saved {
+        item: found.map(|i| items[i].0.get().to_string()),
+        index: found.unwrap_or(items.len()),
+        kind_present: config.get(kind).is_some(),
+    })
+}
+
+/// An item as it was before a change, kept to undo it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Saved {
+    /// The item's text as written; none when there was no such item.
+    pub item: Option<String>,
+    pub index: usize,
+    pub kind_present: bool,
+}
+
+/// Puts back the item a change made into `name` (now present or not) as `saved` says it was:
+/// the saved text in its old place, or no item (and no list, where there was none). Every
+/// other item and key stays as written. None when it already is so.
+pub fn restore(mut config: Config, kind: &str, name: &str, saved: &Saved) -> Result<Option<String>, Refusal> {
+    let items = config.items(kind)?;
+    let now = items.iter().position(|(_, item)| name_of(kind, item) == Some(name));
+    let mut written: Vec<Box<RawValue>> = items.into_iter().map(|(raw, _)| raw).collect();
+    let before = match &saved.item {
+        Some(text) => Some(RawValue::from_string(text.clone()).map_err(|e| Refusal::Invalid(e.to_string()))?),
+        None => None,
+    };
+    match (now, before) {
+        (Some(i), Some(item)) if written[i].get() == item.get() => return Ok(None),
+        (Some(i), Some(item)) => written[i] = item,
+        (Some(i), None) => {
+            written.remove(i);
+        }
+        (None, Some(item)) => written.insert(saved.index.min(written.len()), item),
+        (None, None) => return Ok(None),
+    }
+    if written.is_empty() && !saved.kind_present {
+        config.0.retain(|(k, _)| k != kind);
+    } else {
+        config.set(kind, written);
+    }
+    Ok(Some(config.to_text()))
 }
 
 fn check_shape(kind: &str, item: &Value, argument: &str) -> Result<(), Refusal> {
@@ -567,5 +620,36 @@ mod tests {
             &json!({"components": [{"name": "a", "x": 2}]}),
         );
         assert_eq!(renamed["changed"], json!(["components/a"]));
+    }
+
+    #[test]
+    fn a_saved_item_is_put_back_in_its_place_and_every_other_byte_stays() {
+        let text = r#"{"remotes": [{"name": "a", "n": 1.0},{"name": "b"}], "network": {"x": 1}}"#;
+        let config = || Config::parse(text).unwrap();
+        let saved = find_raw(&config(), "remotes", "a").unwrap();
+        let change = Change::Update { name: "a".into(), patch: json!({"n": 2}) };
+        let changed = apply(config(), "remotes", &change).unwrap().text.unwrap();
+        let restored = restore(Config::parse(&changed).unwrap(), "remotes", "a", &saved).unwrap().unwrap();
+        assert_eq!(restored, Config::parse(text).unwrap().to_text());
+        // A removed item goes back where it was; an added one goes away, and so does a list it created.
+        let saved = find_raw(&config(), "remotes", "a").unwrap();
+        let removed = apply(config(), "remotes", &Change::Remove { name: "a".into() }).unwrap().text.unwrap();
+        let back = restore(Config::parse(&removed).unwrap(), "remotes", "a", &saved).unwrap().unwrap();
+        assert_eq!(back, config().to_text());
+        let none = find_raw(&config(), "fragments", "f").unwrap();
+        assert_eq!(none, Saved { item: None, index: 0, kind_present: false });
+        let added = apply(config(), "fragments", &Change::Add(json!("f"))).unwrap().text.unwrap();
+        let gone = restore(Config::parse(&added).unwrap(), "fragments", "f", &none).unwrap().unwrap();
+        assert_eq!(gone, config().to_text());
+        assert_eq!(restore(config(), "fragments", "f", &none).unwrap(), None, "already so");
+    }
+
+    #[test]
+    fn a_fragment_imported_by_its_id_takes_a_version() {
+        let config = Config::parse(r#"{"fragments": ["f1", {"id": "f2", "version": "1"}]}"#).unwrap();
+        let change = Change::Update { name: "f1".into(), patch: json!({"version": "3"}) };
+        let applied = apply(config, "fragments", &change).unwrap();
+        assert_eq!(applied.after, Some(json!({"id": "f1", "version": "3"})));
+        assert_eq!(applied.text.unwrap(), r#"{"fragments":[{"id":"f1","version":"3"},{"id": "f2", "version": "1"}]}"#);
     }
 }

@@ -5,7 +5,7 @@ mod groups;
 mod version;
 
 use super::super::args::{Id, arg_enum};
-use super::super::{BoxFuture, CallContext, Op, ToolResult, custom, schema_object};
+use super::super::{App, BoxFuture, CallContext, Op, ToolResult, custom, schema_object};
 use crate::cursor;
 use crate::error::ToolError;
 use crate::json_text::compact;
@@ -38,7 +38,7 @@ pub(in crate::tools) fn op() -> Op {
 /// A machine's online state, as the filter takes it and the rows show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-enum State {
+pub(in crate::tools) enum State {
     Online,
     Offline,
     AwaitingSetup,
@@ -46,7 +46,7 @@ enum State {
 }
 
 impl State {
-    fn of(online_state: i32) -> State {
+    pub(in crate::tools) fn of(online_state: i32) -> State {
         match app::OnlineState::try_from(online_state) {
             Ok(app::OnlineState::Online) => State::Online,
             Ok(app::OnlineState::Offline) => State::Offline,
@@ -103,7 +103,7 @@ arg_enum! {
 }
 
 impl Filter {
-    fn state(self) -> State {
+    pub(in crate::tools) fn state(self) -> State {
         match self {
             Filter::Online => State::Online,
             Filter::Offline => State::Offline,
@@ -378,14 +378,7 @@ fn list_machine_summaries(cx: Arc<CallContext>, a: SummariesArgs) -> BoxFuture<T
             fields: a.fields.as_deref(),
         };
         let after: Option<Position> = a.cursor.as_deref().map(|c| cursor::open(TOOL, &selection, c)).transpose()?;
-        // No `limit` on the wire: it would cap the machines before the name and state filters.
-        let request = app::ListMachineSummariesRequest {
-            organization_id: a.org_id.0.clone(),
-            fragment_ids: a.fragment_ids.iter().map(|id| id.0.clone()).collect(),
-            location_ids: a.location_ids.iter().map(|id| id.0.clone()).collect(),
-            limit: None,
-        };
-        let response = cx.unary(request).await?;
+        let response = read_summaries(&cx.app, &a.org_id, &a.fragment_ids, &a.location_ids).await?;
         let machines = select(&response, &a, checked.server_version.as_ref());
         if let Some(by) = a.group_by {
             return Ok(groups::count(&machines, by, checked.limit));
@@ -407,9 +400,8 @@ fn select<'a>(
     let mut all: Vec<Machine<'a>> = Vec::new();
     for location in &response.location_summaries {
         for summary in &location.machine_summaries {
-            let parts = &summary.part_summaries;
-            let main = parts.iter().find(|p| p.is_main_part).or(parts.first());
-            let state = main.map_or(State::Unknown, |p| State::of(p.online_state));
+            let main = main_part(summary);
+            let state = main_state(summary);
             let key = (
                 location.location_name.clone(),
                 location.location_id.clone(),
@@ -452,6 +444,34 @@ fn select<'a>(
         .collect();
     machines.sort_by(|x, y| x.key.cmp(&y.key));
     machines
+}
+
+/// The organization's machine summaries, filtered by the service by location and fragment only:
+/// no `limit` on the wire, which would cap the machines before the name and state filters.
+pub(in crate::tools) async fn read_summaries(
+    app: &App,
+    org_id: &Id,
+    fragment_ids: &[Id],
+    location_ids: &[Id],
+) -> Result<app::ListMachineSummariesResponse, ToolError> {
+    let request = app::ListMachineSummariesRequest {
+        organization_id: org_id.0.clone(),
+        fragment_ids: fragment_ids.iter().map(|id| id.0.clone()).collect(),
+        location_ids: location_ids.iter().map(|id| id.0.clone()).collect(),
+        limit: None,
+    };
+    app.read(request).await
+}
+
+/// A machine's main part (its first part, when none is marked main).
+fn main_part(machine: &app::MachineSummary) -> Option<&app::PartSummary> {
+    let parts = &machine.part_summaries;
+    parts.iter().find(|p| p.is_main_part).or(parts.first())
+}
+
+/// A machine is in the state of its main part.
+pub(in crate::tools) fn main_state(machine: &app::MachineSummary) -> State {
+    main_part(machine).map_or(State::Unknown, |p| State::of(p.online_state))
 }
 
 /// How a page shows its machines.
