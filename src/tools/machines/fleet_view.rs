@@ -12,9 +12,8 @@ use crate::json_text::compact;
 use crate::proto::viam::app::v1 as app;
 use crate::proto_json::to_json;
 use crate::safety::budget::MAX_LIMIT;
-use crate::safety::filter;
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use version::Version;
@@ -124,94 +123,38 @@ struct VersionFilter {
     equals: Option<String>,
 }
 
-// A column `fields` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum Field {
-    MachineId,
-    Name,
-    LocationId,
-    OnlineState,
-    LastOnline,
-    ViamServerVersion,
-    ViamAgentVersion,
-    Platform,
-    Os,
-    Fragments,
-    PartNames,
-}
-
-impl Field {
-    const ALL: [Field; 11] = [
-        Field::MachineId,
-        Field::Name,
-        Field::LocationId,
-        Field::OnlineState,
-        Field::LastOnline,
-        Field::ViamServerVersion,
-        Field::ViamAgentVersion,
-        Field::Platform,
-        Field::Os,
-        Field::Fragments,
-        Field::PartNames,
-    ];
-}
-
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        one_of(deserializer, "field", &Field::ALL)
+arg_enum! {
+    // A column `fields` names.
+    Field {
+        MachineId = "machine_id",
+        Name = "name",
+        LocationId = "location_id",
+        OnlineState = "online_state",
+        LastOnline = "last_online",
+        ViamServerVersion = "viam_server_version",
+        ViamAgentVersion = "viam_agent_version",
+        Platform = "platform",
+        Os = "os",
+        Fragments = "fragments",
+        PartNames = "part_names",
     }
 }
 
-// What `group_by` counts machines by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-enum GroupBy {
-    OnlineState,
-    ViamServerVersion,
-    ViamAgentVersion,
-    Platform,
-    Location,
-    Fragment,
-}
-
-impl GroupBy {
-    const ALL: [GroupBy; 6] = [
-        GroupBy::OnlineState,
-        GroupBy::ViamServerVersion,
-        GroupBy::ViamAgentVersion,
-        GroupBy::Platform,
-        GroupBy::Location,
-        GroupBy::Fragment,
-    ];
-}
-
-impl<'de> Deserialize<'de> for GroupBy {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        one_of(deserializer, "group_by", &GroupBy::ALL)
+arg_enum! {
+    // What `group_by` counts machines by.
+    GroupBy {
+        OnlineState = "online_state",
+        ViamServerVersion = "viam_server_version",
+        ViamAgentVersion = "viam_agent_version",
+        Platform = "platform",
+        Location = "location",
+        Fragment = "fragment",
     }
 }
 
 /// A name as it is written in the arguments and the result.
 fn name_of(value: impl Serialize) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
-/// One of `all`, by its name; an unknown name is answered with the closest known one.
-fn one_of<'de, D: Deserializer<'de>, T: Serialize + Copy>(
-    deserializer: D,
-    kind: &str,
-    all: &[T],
-) -> Result<T, D::Error> {
-    let given = String::deserialize(deserializer)?;
-    let names: Vec<String> = all.iter().map(name_of).collect();
-    match names.iter().position(|n| *n == given) {
-        Some(i) => Ok(all[i]),
-        None => {
-            let known: Vec<&str> = names.iter().map(String::as_str).collect();
-            Err(serde::de::Error::custom(filter::unknown(kind, &given, &known)))
-        }
-    }
 }
 
 /// What a cursor is tied to: everything that selects the machines and shapes their rows.
